@@ -1,0 +1,40 @@
+# clusterd: the two commands a user needs are `make demo` and `make test`.
+# Both install missing Debian packages first (scripts/install-deps.sh).
+.PHONY: all build deps demo test unit integration asan fuzz bench lint format clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	$(MAKE) -C c_src
+
+asan: deps
+	$(MAKE) -C c_src MODE=asan
+
+unit: build
+	$(MAKE) -C c_src unit
+	@bash test/run-unit.sh build/release/unit
+
+demo: build
+	@bash scripts/demo.sh
+
+# Every test: unit tests (plain and sanitized), integration tests against real
+# epmd and BEAM nodes with the release binary, then again with the ASan+UBSan one.
+test: build asan
+	@bash test/run-all.sh
+
+bench: build
+	@bash bench/run.sh
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --inline-suppr --suppress=missingIncludeSystem -I c_src c_src
+	clang-format --dry-run --Werror c_src/*.c c_src/*.h c_src/discovery/*.c c_src/discovery/*.h test/unit/*.c
+
+format:
+	clang-format -i c_src/*.c c_src/*.h c_src/discovery/*.c c_src/discovery/*.h test/unit/*.c
+
+clean:
+	$(MAKE) -C c_src clean

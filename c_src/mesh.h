@@ -1,0 +1,71 @@
+/* mesh: the pure planner. Given the desired graph (full mesh per topology),
+ * the observed graph (each member's erlang:nodes/0) and what clusterd may act
+ * on, it returns the actions. No I/O: unit-tested exhaustively.
+ *
+ * Nodes are indices 0..n-1 into a caller-owned table. Graphs are n x n bit
+ * matrices; mesh_graph_* helpers manage them. */
+#ifndef CLUSTERD_MESH_H
+#define CLUSTERD_MESH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mesh_graph {
+    size_t n;
+    uint64_t *bits; /* row-major n x n bits; owned */
+} mesh_graph;
+
+int mesh_graph_init(mesh_graph *g, size_t n); /* all zero; 0 or -1 (ENOMEM) */
+void mesh_graph_free(mesh_graph *g);          /* accepts NULL and zeroed */
+void mesh_graph_set(mesh_graph *g, size_t a, size_t b, bool v);       /* directed a->b */
+bool mesh_graph_get(const mesh_graph *g, size_t a, size_t b);         /* directed a->b */
+void mesh_graph_set_pair(mesh_graph *g, size_t a, size_t b, bool v);  /* both directions */
+
+typedef struct mesh_input {
+    size_t n;
+    /* reachable[i]: clusterd holds a working link to i and has a current
+     * observation of its nodes(). Only reachable nodes act or are targets. */
+    const bool *reachable;
+    /* desired: symmetric; desired links (a<->b). */
+    const mesh_graph *desired;
+    /* observed: observed[a][b] = b is in a's nodes(). */
+    const mesh_graph *observed;
+    /* gone[i]: i left on positive evidence and is desired by no topology:
+     * every reachable member that sees it should disconnect it. */
+    const bool *gone;
+    /* suppressed: symmetric; pairs with an action in flight or in backoff:
+     * plan nothing for them this round. May be NULL. */
+    const mesh_graph *suppressed;
+} mesh_input;
+
+typedef enum { MESH_CONNECT, MESH_DISCONNECT } mesh_action_kind;
+
+/* One RPC on member `on`: connect to (or disconnect from) every target. */
+typedef struct mesh_action {
+    mesh_action_kind kind;
+    size_t on;
+    size_t *targets; /* sorted ascending; owned by the plan */
+    size_t n_targets;
+} mesh_action;
+
+typedef struct mesh_plan {
+    mesh_action *actions; /* disconnects first, then connects; owned */
+    size_t n_actions;
+    size_t n_missing;     /* desired links between reachable nodes not observed both ways */
+} mesh_plan;
+
+/* Computes the cheapest plan: a missing link a<->b (desired, both reachable,
+ * not observed both ways, not suppressed) is assigned to one endpoint, chosen
+ * greedily so that few members get an RPC (each chosen member gets one
+ * CONNECT with all its targets). Returns 0, or -1 on allocation failure. */
+int mesh_plan_actions(const mesh_input *in, mesh_plan *out);
+void mesh_plan_free(mesh_plan *p); /* accepts NULL and zeroed */
+
+/* Connected components of the observed graph over the nodes with include[i]
+ * (a link counts when either end reports it). comp[i] receives a component
+ * number (0..k-1, numbered in order of lowest member) or SIZE_MAX when not
+ * included. Returns k. */
+size_t mesh_partitions(const mesh_graph *observed, const bool *include, size_t *comp);
+
+#endif
