@@ -72,7 +72,9 @@ typedef struct config_diag {
 } config_diag;
 
 /* Parses and validates. Returns 0 and *out on success (warnings may still be
- * added to diag), -1 with every error in diag otherwise. */
+ * added to diag), -1 with every error in diag otherwise. diag is reset first
+ * (it need not be initialised); diag NULL drops the messages; out NULL only
+ * validates. */
 int config_load_file(const char *path, config **out, config_diag *diag);
 /* Same from memory; `label` stands in for the file name in messages. */
 int config_load_string(const char *text, size_t len, const char *label, config **out,

@@ -56,6 +56,10 @@ typedef struct strategy_ops {
     /* Stops: closes handles; must call discovery_closed(d) once everything
      * (handles, queued work) has finished. */
     void (*stop)(struct discovery *d);
+    /* Optional (NULL: none): checks the filled `config:` table beyond what the
+     * table's types and bounds say (e.g. node names in a list), for `clusterd
+     * check`. Returns 0, or -1 with one message in err. */
+    int (*validate)(const opt_values *ov, char *err, size_t errlen);
 } strategy_ops;
 
 typedef struct discovery {
@@ -80,5 +84,36 @@ int discovery_start(discovery *d, char *err, size_t errlen);
 void discovery_stop(discovery *d);
 /* For strategies: signals that stop has completed. */
 void discovery_closed(discovery *d);
+
+/* Limits of one result: a round with more members fails (a truncated set is
+ * not a complete one); evidence beyond the cap is dropped with a note. */
+#define DISCOVERY_MAX_MEMBERS 100000
+#define DISCOVERY_MAX_EVIDENCE 1000
+
+/* The poller, shared by polling strategies: runs `round` at once, then every
+ * interval_ms after the previous round finished (never overlapping), or once
+ * when interval_ms is 0 or d->once. With in_worker, round runs on libuv's
+ * thread pool and may block (EPMD queries, file reads); it may then read only
+ * the immutable parts of d (topology, cfg) and its ctx, which no other thread
+ * touches while a round runs. Without in_worker it runs on the loop and must
+ * not block. The poller finishes each result and calls d->report on the loop
+ * (the result is freed after report returns; report may call discovery_stop).
+ * The poller lives in d->state and owns ctx: free_ctx(ctx) (if not NULL) runs
+ * when the poller stops. Returns 0, or -1 with err (ctx is then freed too). */
+typedef void (*discovery_round_fn)(const discovery *d, void *ctx, discovery_result *r);
+int discovery_poller_start(discovery *d, unsigned long long interval_ms, bool in_worker,
+                           discovery_round_fn round, void *ctx, void (*free_ctx)(void *ctx),
+                           char *err, size_t errlen);
+/* Stops the poller in d->state: closes its timer, waits for a running round
+ * (a queued one is cancelled), frees ctx, then calls discovery_closed(d). */
+void discovery_poller_stop(discovery *d);
+
+/* ErlangHosts' .hosts.erlang parser (discovery/erlang_hosts.c), shared with
+ * tests and `clusterd check`: text holds Erlang terms, each a host name as an
+ * atom followed by '.', with %-comments. On success *hosts is a malloc'd array
+ * of n malloc'd strings in file order (the caller frees both); on error
+ * returns -1 with "label:line: message" in err and nothing allocated. */
+int erlang_hosts_parse(const char *text, size_t len, const char *label, char ***hosts,
+                       size_t *n, char *err, size_t errlen);
 
 #endif

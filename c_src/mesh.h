@@ -16,11 +16,11 @@ typedef struct mesh_graph {
     uint64_t *bits; /* row-major n x n bits; owned */
 } mesh_graph;
 
-int mesh_graph_init(mesh_graph *g, size_t n); /* all zero; 0 or -1 (ENOMEM) */
-void mesh_graph_free(mesh_graph *g);          /* accepts NULL and zeroed */
-void mesh_graph_set(mesh_graph *g, size_t a, size_t b, bool v);       /* directed a->b */
-bool mesh_graph_get(const mesh_graph *g, size_t a, size_t b);         /* directed a->b */
-void mesh_graph_set_pair(mesh_graph *g, size_t a, size_t b, bool v);  /* both directions */
+int mesh_graph_init(mesh_graph *g, size_t n);                   /* all zero; 0 or -1 (ENOMEM) */
+void mesh_graph_free(mesh_graph *g);                            /* accepts NULL and zeroed */
+void mesh_graph_set(mesh_graph *g, size_t a, size_t b, bool v); /* directed a->b */
+bool mesh_graph_get(const mesh_graph *g, size_t a, size_t b);   /* directed a->b */
+void mesh_graph_set_pair(mesh_graph *g, size_t a, size_t b, bool v); /* both directions */
 
 typedef struct mesh_input {
     size_t n;
@@ -52,20 +52,24 @@ typedef struct mesh_action {
 typedef struct mesh_plan {
     mesh_action *actions; /* disconnects first, then connects; owned */
     size_t n_actions;
-    size_t n_missing;     /* desired links between reachable nodes not observed both ways */
+    size_t n_missing; /* desired links between reachable nodes not observed both ways */
 } mesh_plan;
 
 /* Computes the cheapest plan: a missing link a<->b (desired, both reachable,
  * not observed both ways, not suppressed) is assigned to one endpoint, chosen
  * greedily so that few members get an RPC (each chosen member gets one
- * CONNECT with all its targets). Returns 0, or -1 on allocation failure. */
+ * CONNECT with all its targets). Returns 0, or -1 on allocation failure
+ * (errno ENOMEM), or -1 with errno EINVAL when reachable or gone is NULL or a
+ * graph's n differs from in->n. On -1, *out is left empty (nothing to free).
+ * The caller frees a successful plan with mesh_plan_free. */
 int mesh_plan_actions(const mesh_input *in, mesh_plan *out);
 void mesh_plan_free(mesh_plan *p); /* accepts NULL and zeroed */
 
 /* Connected components of the observed graph over the nodes with include[i]
  * (a link counts when either end reports it). comp[i] receives a component
  * number (0..k-1, numbered in order of lowest member) or SIZE_MAX when not
- * included. Returns k. */
+ * included. Returns k. comp has observed->n entries; include may be NULL
+ * (every node). Never allocates, so it cannot fail. */
 size_t mesh_partitions(const mesh_graph *observed, const bool *include, size_t *comp);
 
 #endif

@@ -1,0 +1,137 @@
+/* cli: shared option parsing, config/cookie loading, one-shot identity. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cookie.h"
+#include "log.h"
+#include "nodename.h"
+
+static int parse_ms(const char *s, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v <= 0 || v > 86400000LL) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse(int argc, char **argv, cli_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->args = calloc((size_t)argc + 1, sizeof(char *));
+    if (!o->args) return -1;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+#define TAKE(field)                                                                                \
+    do {                                                                                           \
+        if (!next) {                                                                               \
+            fprintf(stderr, "clusterd: %s needs a value\n", a);                                    \
+            return -1;                                                                             \
+        }                                                                                          \
+        o->field = next;                                                                           \
+        i++;                                                                                       \
+    } while (0)
+        if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+            TAKE(config_path);
+        } else if (!strcmp(a, "--cookie-file")) {
+            TAKE(cookie_file);
+        } else if (!strcmp(a, "--name")) {
+            TAKE(name);
+            o->longnames = true;
+            o->name_given = true;
+        } else if (!strcmp(a, "--sname")) {
+            TAKE(name);
+            o->longnames = false;
+            o->name_given = true;
+        } else if (!strcmp(a, "--coordinator")) {
+            TAKE(coordinator);
+        } else if (!strcmp(a, "--nodes")) {
+            TAKE(nodes);
+        } else if (!strcmp(a, "--log-format")) {
+            TAKE(log_format);
+        } else if (!strcmp(a, "--timeout")) {
+            if (!next || parse_ms(next, &o->timeout_ms) < 0) {
+                fprintf(stderr, "clusterd: --timeout needs milliseconds (1..86400000)\n");
+                return -1;
+            }
+            i++;
+        } else if (!strcmp(a, "--json")) {
+            o->json = true;
+        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            o->verbose = true;
+        } else if (!strcmp(a, "--no-color")) {
+            o->no_color = true;
+        } else if (!strcmp(a, "--cookie")) {
+            fprintf(stderr, "clusterd: the cookie is never taken on the command line (it would "
+                            "show in ps); use --cookie-file FILE or RELEASE_COOKIE\n");
+            return -1;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "clusterd: unknown option %s (see clusterd --help)\n", a);
+            return -1;
+        } else {
+            o->args[o->nargs++] = argv[i];
+        }
+#undef TAKE
+    }
+    return 0;
+}
+
+int cli_setup_logging(const cli_opts *o)
+{
+    log_format f = LOG_FORMAT_LOGFMT;
+    if (o->log_format) {
+        if (!strcmp(o->log_format, "json")) {
+            f = LOG_FORMAT_JSON;
+        } else if (strcmp(o->log_format, "logfmt") != 0) {
+            fprintf(stderr, "clusterd: --log-format takes logfmt or json\n");
+            return -1;
+        }
+    }
+    log_init(o->verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, f);
+    return 0;
+}
+
+config *cli_load_config(const cli_opts *o)
+{
+    config *cfg = NULL;
+    config_diag diag = {0};
+    int rc = config_load_file(o->config_path, &cfg, &diag);
+    for (size_t i = 0; i < diag.n_errors; i++) fprintf(stderr, "%s\n", diag.errors[i]);
+    for (size_t i = 0; i < diag.n_warnings; i++) fprintf(stderr, "%s\n", diag.warnings[i]);
+    config_diag_free(&diag);
+    return rc == 0 ? cfg : NULL;
+}
+
+int cli_make_cnode(const cli_opts *o, const config *cfg, const char *peer_hint, cnode *cn)
+{
+    char cookie[COOKIE_MAX + 1], source[512], err[512];
+    if (cookie_load(o->cookie_file, cfg ? cfg->node.cookie_file : NULL,
+                    cfg ? cfg->node.cookie_env : NULL, cookie, sizeof(cookie), source,
+                    sizeof(source), err, sizeof(err)) < 0) {
+        fprintf(stderr, "clusterd: %s\n", err);
+        return -1;
+    }
+    const char *name = o->name_given ? o->name : NULL;
+    bool longnames = cfg ? cfg->node.longnames : true;
+    const char *at = peer_hint ? strchr(peer_hint, '@') : NULL;
+    if (at) longnames = nodename_host_is_long(at + 1);
+    if (o->name_given) longnames = o->longnames;
+    char unique[64];
+    if (!name) {
+        cnode_unique_alive(unique, sizeof(unique), "clusterd-cli");
+        name = unique;
+    }
+    int rc = cnode_init(cn, name, longnames, cookie, err, sizeof(err));
+    cookie_wipe(cookie, sizeof(cookie));
+    if (rc < 0) {
+        fprintf(stderr, "clusterd: %s\n", err);
+        return -1;
+    }
+    return 0;
+}

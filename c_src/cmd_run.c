@@ -1,0 +1,102 @@
+/* cmd_run: `clusterd run -c FILE`: the coordinator until SIGTERM/SIGINT. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <uv.h>
+
+#include "cli.h"
+#include "cookie.h"
+#include "coordinator.h"
+#include "log.h"
+
+/* ei's registry is sized from the fd limit at ei_init; raise it first, but
+ * keep it below FD_SETSIZE so nothing in ei can overflow an fd_set. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rlim_t want = rl.rlim_max < 1024 ? rl.rlim_max : 1024;
+        if (rl.rlim_cur < want) {
+            rl.rlim_cur = want;
+            (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
+}
+
+int cmd_run(int argc, char **argv)
+{
+    cli_opts o;
+    int status = EXIT_USAGE;
+    config *cfg = NULL;
+    cnode cn;
+    memset(&cn, 0, sizeof(cn));
+    cn.listen_fd = cn.epmd_fd = -1;
+    coordinator *co = NULL;
+    uv_loop_t loop;
+    bool loop_ok = false;
+
+    if (cli_parse(argc, argv, &o) < 0 || cli_setup_logging(&o) < 0) goto out;
+    if (!o.config_path) {
+        fprintf(stderr, "clusterd run: -c FILE is required\n");
+        goto out;
+    }
+    cfg = cli_load_config(&o);
+    if (!cfg) goto out;
+
+    /* A dead peer must cost an error, not the process; keep the cookie
+     * out of core dumps. */
+    signal(SIGPIPE, SIG_IGN);
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    raise_fd_limit();
+    setenv("UV_THREADPOOL_SIZE", "16", 0); /* connects in flight at once */
+
+    char cookie[COOKIE_MAX + 1], source[512], err[512];
+    if (cookie_load(o.cookie_file, cfg->node.cookie_file, cfg->node.cookie_env, cookie,
+                    sizeof(cookie), source, sizeof(source), err, sizeof(err)) < 0) {
+        log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, NULL);
+        goto out;
+    }
+    int rc = cnode_init(&cn, cfg->node.name, cfg->node.longnames, cookie, err, sizeof(err));
+    cookie_wipe(cookie, sizeof(cookie));
+    if (rc < 0) {
+        log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, NULL);
+        goto out;
+    }
+    if (cnode_listen_publish(&cn, 5000, err, sizeof(err)) < 0) {
+        log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, NULL);
+        goto out;
+    }
+    if (uv_loop_init(&loop) != 0) goto out;
+    loop_ok = true;
+    co = coordinator_new(&loop, cfg, &cn, COORD_RUN);
+    if (!co) goto out;
+    if (coordinator_start(co, err, sizeof(err)) < 0) {
+        log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, NULL);
+        coordinator_stop(co);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        goto out;
+    }
+    char topo_count[16], port[16];
+    snprintf(topo_count, sizeof(topo_count), "%zu", cfg->n_topologies);
+    snprintf(port, sizeof(port), "%d", cn.port);
+    log_event(LOG_LEVEL_INFO, "clusterd started", "node", cn.name, "visibility",
+              cfg->node.visible ? "visible" : "hidden", "port", port, "topologies", topo_count,
+              "cookie_source", source, "version", CLUSTERD_VERSION, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    log_event(LOG_LEVEL_INFO, "clusterd stopped", NULL);
+    status = EXIT_OK;
+out:
+    coordinator_free(co);
+    if (loop_ok) {
+        /* close anything left (e.g. after a failed start) and drain */
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+    }
+    cnode_close(&cn);
+    config_free(cfg);
+    free(o.args);
+    return status;
+}

@@ -1,0 +1,44 @@
+/* cnode: our identity as a C-node: name, cookie, a fresh creation per start,
+ * the listening socket and the EPMD registration (kept open while we live). */
+#ifndef CLUSTERD_CNODE_H
+#define CLUSTERD_CNODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <ei.h>
+
+#include "nodename.h"
+
+typedef struct cnode {
+    ei_cnode ec;
+    char name[NODENAME_MAX + 1];
+    char alive[NODENAME_MAX + 1];
+    char host[NODENAME_MAX + 1];
+    unsigned creation;
+    int listen_fd; /* -1 until cnode_listen */
+    int port;
+    int epmd_fd; /* the EPMD registration; -1 when not published */
+} cnode;
+
+/* Calls ei_init() once per process; safe to call again. */
+int cnode_global_init(void);
+
+/* Sets up identity. name may be NULL (a unique name on this host is made),
+ * "alive" (the host part is added: short hostname, or 127.0.0.1 for long
+ * names when the host name has no dot) or "alive@host". The cookie is copied
+ * into ei's structure only; the caller should wipe its own copy. */
+int cnode_init(cnode *cn, const char *name, bool longnames, const char *cookie, char *err,
+               size_t errlen);
+
+/* Listens on an ephemeral port and registers the name in EPMD (timeout_ms).
+ * Fails when the name is already registered. */
+int cnode_listen_publish(cnode *cn, int timeout_ms, char *err, size_t errlen);
+
+/* Unregisters and closes. Accepts a zeroed or half-initialised cnode. */
+void cnode_close(cnode *cn);
+
+/* A unique hidden name for a CLI invocation: "clusterd-cli-<pid>-<rand>". */
+void cnode_unique_alive(char *out, size_t outlen, const char *prefix);
+
+#endif

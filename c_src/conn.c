@@ -1,0 +1,235 @@
+/* conn: non-blocking distribution I/O on the event loop. See conn.h. */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "transport.h"
+
+#define CONN_READ_CHUNK 65536
+
+static void conn_update_poll(conn *c);
+
+static int buf_reserve(char **buf, size_t *cap, size_t need, size_t limit)
+{
+    if (need <= *cap) return 0;
+    if (need > limit) return -1;
+    size_t ncap = *cap ? *cap : 4096;
+    while (ncap < need) ncap *= 2;
+    if (ncap > limit) ncap = limit;
+    char *nb = realloc(*buf, ncap);
+    if (!nb) return -1;
+    *buf = nb;
+    *cap = ncap;
+    return 0;
+}
+
+static void conn_free_cb(uv_handle_t *h)
+{
+    conn *c = h->data;
+    free(c->in);
+    free(c->out);
+    free(c);
+}
+
+void conn_close(conn *c, const char *reason)
+{
+    if (!c || c->closing) return;
+    c->closing = true;
+    if (c->on_closed) c->on_closed(c, reason, c->arg);
+    if (c->poll_started) uv_poll_stop(&c->poll);
+    /* The poll handle must be closed before the fd (libuv's rule). */
+    int fd = c->fd;
+    c->fd = -1;
+    uv_close((uv_handle_t *)&c->poll, conn_free_cb);
+    if (fd >= 0) ei_close_connection(fd);
+}
+
+/* Writes as much of the output buffer as the socket takes now. */
+static int conn_flush(conn *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t w = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+        if (w > 0) {
+            c->out_off += (size_t)w;
+            c->bytes_out += (uint64_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        return -1;
+    }
+    if (c->out_off == c->out_len) {
+        c->out_off = c->out_len = 0;
+    } else if (c->out_off > c->out_cap / 2) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
+    return 0;
+}
+
+int conn_send_packet(conn *c, const char *pkt, size_t len)
+{
+    if (c->closing) return -1;
+    if (buf_reserve(&c->out, &c->out_cap, c->out_len + len, CONN_MAX_OUTBUF) < 0) {
+        conn_close(c, "peer is not reading (send buffer full)");
+        return -1;
+    }
+    memcpy(c->out + c->out_len, pkt, len);
+    c->out_len += len;
+    c->last_tx_ms = transport_now_ms();
+    if (conn_flush(c) < 0) {
+        char reason[128];
+        snprintf(reason, sizeof(reason), "write failed: %s", strerror(errno));
+        conn_close(c, reason);
+        return -1;
+    }
+    conn_update_poll(c);
+    return 0;
+}
+
+static void conn_handle_packet(conn *c, const char *pkt, size_t len)
+{
+    if (len == 0) return; /* a tick: last_rx_ms already moved */
+    dist_msg m;
+    char err[160];
+    if (dist_decode(pkt, len, &m, err, sizeof(err)) < 0) {
+        log_event(LOG_LEVEL_WARN, "dropped a malformed message", "node", c->peer, "reason", err,
+                  NULL);
+        return;
+    }
+    if (m.type == DIST_UNLINK_ID) {
+        ei_x_buff x;
+        if (ei_x_new(&x) == 0) {
+            if (dist_encode_unlink_id_ack(&x, pkt, len) == 0)
+                (void)conn_send_packet(c, x.buff, (size_t)x.index);
+            ei_x_free(&x);
+        }
+        return;
+    }
+    if (c->on_msg) c->on_msg(c, &m, c->arg);
+}
+
+static void conn_on_readable(conn *c)
+{
+    for (;;) {
+        if (buf_reserve(&c->in, &c->in_cap, c->in_len + CONN_READ_CHUNK,
+                        DIST_MAX_PACKET + 4 + CONN_READ_CHUNK) < 0) {
+            conn_close(c, "out of memory for the receive buffer");
+            return;
+        }
+        ssize_t r = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+        if (r > 0) {
+            c->in_len += (size_t)r;
+            c->bytes_in += (uint64_t)r;
+            c->last_rx_ms = transport_now_ms();
+        } else if (r == 0) {
+            conn_close(c, "connection closed by peer");
+            return;
+        } else if (errno == EINTR) {
+            continue;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            break;
+        } else {
+            char reason[128];
+            snprintf(reason, sizeof(reason), "read failed: %s", strerror(errno));
+            conn_close(c, reason);
+            return;
+        }
+        /* Deliver complete packets; keep the rest for the next read. */
+        size_t off = 0;
+        for (;;) {
+            const char *pkt;
+            size_t plen, used;
+            int fr = dist_frame(c->in + off, c->in_len - off, &pkt, &plen, &used);
+            if (fr < 0) {
+                conn_close(c, "packet larger than the 16 MiB limit");
+                return;
+            }
+            if (fr == 0) break;
+            if (plen == 0) {
+                /* Answer the peer's tick, as a distribution node must. */
+                static const char tock[4] = {0, 0, 0, 0};
+                if (conn_send_packet(c, tock, 4) < 0) return;
+            } else {
+                conn_handle_packet(c, pkt, plen);
+            }
+            off += used;
+            if (c->closing) return;
+        }
+        if (off > 0) {
+            memmove(c->in, c->in + off, c->in_len - off);
+            c->in_len -= off;
+        }
+    }
+}
+
+static void conn_poll_cb(uv_poll_t *h, int status, int events)
+{
+    conn *c = h->data;
+    if (c->closing) return;
+    if (status < 0) {
+        conn_close(c, uv_strerror(status));
+        return;
+    }
+    if (events & UV_WRITABLE) {
+        if (conn_flush(c) < 0) {
+            conn_close(c, "write failed");
+            return;
+        }
+    }
+    if (events & UV_READABLE) conn_on_readable(c);
+    if (!c->closing) conn_update_poll(c);
+}
+
+static void conn_update_poll(conn *c)
+{
+    if (c->closing) return;
+    int ev = UV_READABLE | (c->out_len > c->out_off ? UV_WRITABLE : 0);
+    uv_poll_start(&c->poll, ev, conn_poll_cb);
+    c->poll_started = true;
+}
+
+conn *conn_open(uv_loop_t *loop, int fd, const char *peer, unsigned net_ticktime_s,
+                conn_msg_fn on_msg, conn_closed_fn on_closed, void *arg)
+{
+    conn *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    c->loop = loop;
+    c->fd = fd;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    c->on_msg = on_msg;
+    c->on_closed = on_closed;
+    c->arg = arg;
+    c->ticktime_ms = (uint64_t)net_ticktime_s * 1000u;
+    c->last_rx_ms = c->last_tx_ms = transport_now_ms();
+    if (uv_poll_init(loop, &c->poll, fd) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->poll.data = c;
+    conn_update_poll(c);
+    return c;
+}
+
+void conn_tick(conn *c, uint64_t now_ms)
+{
+    if (c->closing) return;
+    /* Like the BEAM: silent for a whole ticktime (4 missed ticks) = dead. */
+    if (now_ms - c->last_rx_ms > c->ticktime_ms) {
+        char reason[96];
+        snprintf(reason, sizeof(reason), "no traffic for %llu s (net_ticktime)",
+                 (unsigned long long)(c->ticktime_ms / 1000u));
+        conn_close(c, reason);
+        return;
+    }
+    if (now_ms - c->last_tx_ms >= c->ticktime_ms / 4) {
+        static const char tick[4] = {0, 0, 0, 0};
+        (void)conn_send_packet(c, tick, 4);
+    }
+}

@@ -1,0 +1,63 @@
+/* conn: one established distribution connection on the libuv loop. Reads
+ * and writes are non-blocking with capped buffers (a peer that stops reading
+ * is dropped, never waited for); ticks are answered and sent; a connection
+ * silent for longer than net_ticktime is closed. Complete, validated
+ * messages are handed to the owner's callback. */
+#ifndef CLUSTERD_CONN_H
+#define CLUSTERD_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include <ei.h>
+
+#include "dist.h"
+#include "nodename.h"
+
+#define CONN_MAX_OUTBUF (16u * 1024u * 1024u)
+
+struct conn;
+typedef void (*conn_msg_fn)(struct conn *c, const dist_msg *m, void *arg);
+typedef void (*conn_closed_fn)(struct conn *c, const char *reason, void *arg);
+
+typedef struct conn {
+    uv_loop_t *loop;
+    int fd;
+    char peer[NODENAME_MAX + 1];
+    uv_poll_t poll;
+    bool poll_started;
+    bool closing;
+    char *in;
+    size_t in_len, in_cap;
+    char *out;
+    size_t out_len, out_cap, out_off;
+    uint64_t last_rx_ms;
+    uint64_t last_tx_ms;
+    uint64_t ticktime_ms;
+    conn_msg_fn on_msg;
+    conn_closed_fn on_closed;
+    void *arg;
+    uint64_t bytes_in, bytes_out;
+} conn;
+
+/* Takes ownership of fd (an ei connection: closed with ei_close_connection).
+ * Returns a new conn or NULL. net_ticktime_s as the members use. */
+conn *conn_open(uv_loop_t *loop, int fd, const char *peer, unsigned net_ticktime_s,
+                conn_msg_fn on_msg, conn_closed_fn on_closed, void *arg);
+
+/* Queues a complete packet (as built by dist_encode_*). Returns 0, or -1 if
+ * the connection is closing or the peer is not reading (the conn is then
+ * closed with a reason). */
+int conn_send_packet(conn *c, const char *pkt, size_t len);
+
+/* Called about once a second by the owner: sends a tick when idle, closes
+ * the connection when the peer has been silent for net_ticktime. */
+void conn_tick(conn *c, uint64_t now_ms);
+
+/* Closes: on_closed runs once (from the loop), then the conn is freed.
+ * Safe to call more than once. */
+void conn_close(conn *c, const char *reason);
+
+#endif

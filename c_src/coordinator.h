@@ -1,0 +1,38 @@
+/* coordinator: wires discovery -> planner -> links. Owns the member table,
+ * the last good member set per topology (fail static), per-pair backoff,
+ * the recent-actions history and the state snapshot that `status` serves.
+ * Runs entirely on one libuv loop. */
+#ifndef CLUSTERD_COORDINATOR_H
+#define CLUSTERD_COORDINATOR_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include <jansson.h>
+
+#include "cnode.h"
+#include "config.h"
+
+typedef struct coordinator coordinator;
+
+typedef enum {
+    COORD_RUN,  /* discover, mesh and heal until stopped */
+    COORD_FORM, /* the same, but stop once the full mesh holds (CLI `form`) */
+} coordinator_mode;
+
+/* Creates the coordinator on loop with cfg (borrowed; must outlive it) and
+ * an initialised, published cnode (borrowed). */
+coordinator *coordinator_new(uv_loop_t *loop, const config *cfg, cnode *cn, coordinator_mode mode);
+/* Starts discovery and links. 0 or -1 with err. */
+int coordinator_start(coordinator *co, char *err, size_t errlen);
+/* Stops everything; the loop then drains and uv_run returns. */
+void coordinator_stop(coordinator *co);
+void coordinator_free(coordinator *co);
+
+/* True once the full mesh held at the last reconcile. */
+bool coordinator_full_mesh(const coordinator *co);
+
+/* The state snapshot (status reply, `status --json`). Caller decrefs. */
+json_t *coordinator_status_json(const coordinator *co);
+
+#endif

@@ -1,0 +1,869 @@
+/* links: member connections, connect workers, RPCs, forwarders, accepts.
+ * See links.h. */
+#include "links.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "dial.h"
+#include "log.h"
+#include "term.h"
+#include "transport.h"
+
+#define FORWARDER_NAME "clusterd"
+#define ERR_LEN 256
+
+typedef struct rpc_call rpc_call;
+typedef struct connect_job connect_job;
+
+struct rpc_call {
+    mlink *l;
+    erlang_pid pid;
+    uv_timer_t timer;
+    rpc_done_fn done;
+    void *arg;
+    unsigned timeout_ms;
+    rpc_call *next;
+};
+
+struct mlink {
+    links *ls;
+    char node[NODENAME_MAX + 1];
+    char alive[NODENAME_MAX + 1];
+    char host[NODENAME_MAX + 1];
+    link_state state;
+    conn *c;
+    connect_job *job;
+    uv_timer_t retry_timer;
+    unsigned backoff_ms;
+    unsigned failures;
+    char last_error[ERR_LEN];
+    uint64_t up_since_ms;
+    bool has_forwarder;
+    erlang_pid forwarder;
+    bool forwarder_starting;
+    bool resync_pending;
+    rpc_call *rpcs;
+    void *user;
+    mlink *prev, *next;
+};
+
+struct connect_job {
+    uv_work_t req;
+    mlink *l; /* NULL once the link was removed: the result is then discarded */
+    cnode *cn;
+    char node[NODENAME_MAX + 1];
+    char alive[NODENAME_MAX + 1];
+    char host[NODENAME_MAX + 1];
+    unsigned timeout_ms;
+    int fd;
+    char err[ERR_LEN];
+};
+
+typedef struct accept_job {
+    uv_work_t req;
+    links *ls;
+    int fd;     /* accepted by the loop; handed to ei's accept on the worker */
+    int result; /* ei's fd or -1 */
+    char peer[NODENAME_MAX + 1];
+    char err[ERR_LEN];
+} accept_job;
+
+typedef struct accepted {
+    conn *c;
+    struct accepted *next;
+} accepted;
+
+struct links {
+    uv_loop_t *loop;
+    cnode *cn;
+    links_settings s;
+    links_handlers h;
+    void *arg;
+    mlink *head;
+    accepted *acc;
+    uv_poll_t listen_poll;
+    bool listening;
+    uv_timer_t housekeeping;
+    bool shutting_down;
+    int accepts_in_flight;
+    links_stats stats;
+};
+
+static void link_conn_msg(conn *c, const dist_msg *m, void *arg);
+static void link_conn_closed(conn *c, const char *reason, void *arg);
+static void link_start_connect(mlink *l);
+static void link_start_forwarder(mlink *l);
+static void housekeeping_cb(uv_timer_t *t);
+
+/* ---- settings and small helpers ---- */
+
+links *links_new(uv_loop_t *loop, cnode *cn, const links_settings *s, const links_handlers *h,
+                 void *arg)
+{
+    links *ls = calloc(1, sizeof(*ls));
+    if (!ls) return NULL;
+    ls->loop = loop;
+    ls->cn = cn;
+    ls->s = *s;
+    ls->h = *h;
+    ls->arg = arg;
+    uv_timer_init(loop, &ls->housekeeping);
+    ls->housekeeping.data = ls;
+    /* Ticks: a quarter of net_ticktime, at most once a second. */
+    unsigned period = ls->s.net_ticktime_s * 1000u / 4u;
+    if (period > 1000) period = 1000;
+    if (period == 0) period = 250;
+    uv_timer_start(&ls->housekeeping, housekeeping_cb, period, period);
+    return ls;
+}
+
+void links_update_settings(links *ls, const links_settings *s)
+{
+    ls->s = *s;
+}
+
+const links_stats *links_get_stats(const links *ls)
+{
+    return &ls->stats;
+}
+
+const char *link_node(const mlink *l)
+{
+    return l->node;
+}
+link_state link_get_state(const mlink *l)
+{
+    return l->state;
+}
+const char *link_last_error(const mlink *l)
+{
+    return l->last_error;
+}
+uint64_t link_up_since_ms(const mlink *l)
+{
+    return l->up_since_ms;
+}
+unsigned link_failures(const mlink *l)
+{
+    return l->failures;
+}
+void link_set_user(mlink *l, void *user)
+{
+    l->user = user;
+}
+void *link_get_user(const mlink *l)
+{
+    return l->user;
+}
+
+static unsigned jitter(unsigned ms)
+{
+    /* +-20 %, so that many members failing together do not retry together */
+    unsigned r = 0;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) r = (unsigned)rand();
+    unsigned span = ms / 5;
+    if (span == 0) return ms;
+    return ms - span + r % (2 * span + 1);
+}
+
+/* ---- RPC ---- */
+
+static void rpc_timer_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* Unlinks call from its link and releases it; the callback is the caller's. */
+static void rpc_release(rpc_call *call)
+{
+    mlink *l = call->l;
+    for (rpc_call **pp = &l->rpcs; *pp; pp = &(*pp)->next) {
+        if (*pp == call) {
+            *pp = call->next;
+            break;
+        }
+    }
+    uv_timer_stop(&call->timer);
+    uv_close((uv_handle_t *)&call->timer, rpc_timer_closed);
+}
+
+static void rpc_fail(rpc_call *call, const char *reason)
+{
+    mlink *l = call->l;
+    rpc_done_fn done = call->done;
+    void *arg = call->arg;
+    rpc_release(call);
+    done(l, -1, NULL, 0, reason, arg);
+}
+
+static void rpc_timeout_cb(uv_timer_t *t)
+{
+    rpc_call *call = t->data;
+    call->l->ls->stats.rpcs_timeout++;
+    char reason[64];
+    snprintf(reason, sizeof(reason), "timeout after %u ms", call->timeout_ms);
+    rpc_fail(call, reason);
+}
+
+static void link_fail_rpcs(mlink *l, const char *reason)
+{
+    while (l->rpcs) {
+        l->ls->stats.rpcs_failed++;
+        rpc_fail(l->rpcs, reason);
+    }
+}
+
+int link_rpc(mlink *l, const char *mod, const char *fun, const ei_x_buff *args, unsigned timeout_ms,
+             rpc_done_fn done, void *arg)
+{
+    if (l->state != LINK_UP || !l->c) return -1;
+    rpc_call *call = calloc(1, sizeof(*call));
+    if (!call) return -1;
+    call->l = l;
+    call->done = done;
+    call->arg = arg;
+    /* A fresh pid per request: the reply comes back addressed to it, which is
+     * how replies are matched (ei_rpc has no request id). */
+    ei_make_pid(&l->ls->cn->ec, &call->pid);
+
+    ei_x_buff msg, pkt;
+    if (ei_x_new_with_version(&msg) < 0) {
+        free(call);
+        return -1;
+    }
+    ei_x_new(&pkt);
+    int rc = -1;
+    if (ei_x_encode_tuple_header(&msg, 2) < 0 || ei_x_encode_pid(&msg, &call->pid) < 0 ||
+        ei_x_encode_tuple_header(&msg, 5) < 0 || ei_x_encode_atom(&msg, "call") < 0 ||
+        ei_x_encode_atom(&msg, mod) < 0 || ei_x_encode_atom(&msg, fun) < 0 ||
+        ei_x_append_buf(&msg, args->buff, args->index) < 0 || ei_x_encode_atom(&msg, "user") < 0)
+        goto out;
+    if (dist_encode_reg_send(&pkt, &call->pid, "rex", msg.buff, (size_t)msg.index) < 0) goto out;
+    uv_timer_init(l->ls->loop, &call->timer);
+    call->timer.data = call;
+    call->next = l->rpcs;
+    l->rpcs = call;
+    unsigned tmo = timeout_ms ? timeout_ms : l->ls->s.rpc_timeout_ms;
+    call->timeout_ms = tmo;
+    uv_timer_start(&call->timer, rpc_timeout_cb, tmo, 0);
+    conn *c = l->c;
+    if (conn_send_packet(c, pkt.buff, (size_t)pkt.index) < 0) {
+        /* conn_close ran: link_conn_closed already failed the call. */
+        rc = 0;
+        goto out_keep;
+    }
+    rc = 0;
+    goto out_keep;
+out:
+    free(call);
+out_keep:
+    ei_x_free(&msg);
+    ei_x_free(&pkt);
+    return rc;
+}
+
+static void link_handle_rpc_reply(mlink *l, const dist_msg *m)
+{
+    rpc_call *call = NULL;
+    for (rpc_call *c = l->rpcs; c; c = c->next) {
+        if (c->pid.num == m->to.num && c->pid.serial == m->to.serial) {
+            call = c;
+            break;
+        }
+    }
+    if (!call) {
+        /* A late reply to a call that already timed out: dropped by design. */
+        l->ls->stats.dropped_messages++;
+        log_event(LOG_LEVEL_DEBUG, "dropped a reply with no waiting call", "node", l->node, NULL);
+        return;
+    }
+    int idx = 0, arity = 0;
+    char atom[MAXATOMLEN_UTF8];
+    if (ei_decode_version(m->payload, &idx, NULL) < 0 ||
+        ei_decode_tuple_header(m->payload, &idx, &arity) < 0 || arity != 2 ||
+        ei_decode_atom(m->payload, &idx, atom) < 0 || strcmp(atom, "rex") != 0) {
+        l->ls->stats.rpcs_failed++;
+        rpc_fail(call, "malformed RPC reply");
+        return;
+    }
+    /* {badrpc, Reason} is a failure with Reason as text. */
+    int tidx = idx, tarity = 0;
+    if (ei_decode_tuple_header(m->payload, &tidx, &tarity) == 0 && tarity == 2 &&
+        ei_decode_atom(m->payload, &tidx, atom) == 0 && strcmp(atom, "badrpc") == 0) {
+        char *text = NULL;
+        int pidx = tidx;
+        char reason[ERR_LEN];
+        if (ei_s_print_term(&text, m->payload, &pidx) >= 0 && text) {
+            snprintf(reason, sizeof(reason), "badrpc: %.200s", text);
+        } else {
+            snprintf(reason, sizeof(reason), "badrpc");
+        }
+        free(text);
+        l->ls->stats.rpcs_failed++;
+        rpc_fail(call, reason);
+        return;
+    }
+    rpc_done_fn done = call->done;
+    void *arg = call->arg;
+    rpc_release(call);
+    l->ls->stats.rpcs_ok++;
+    done(l, 0, m->payload, idx, NULL, arg);
+}
+
+/* ---- the forwarder on each member ---- */
+
+/* The forwarder is plain Erlang source evaluated by erl_eval on the member:
+ * stock OTP only, nothing installed. It sends its nodes() first and then
+ * every nodeup/nodedown, all from one process, so order is kept; it exits
+ * when clusterd's connection goes (monitor_node), leaving nothing behind. */
+static int forwarder_source(const links *ls, char *out, size_t outlen)
+{
+    const cnode *cn = ls->cn;
+    int n = snprintf(
+        out, outlen,
+        "C = '%s', Cr = %u, Me = self(),\n"
+        "erlang:monitor_node(C, true),\n"
+        "ok = net_kernel:monitor_nodes(true, [nodedown_reason]),\n"
+        "S = fun() -> {clusterd, C} ! {clusterd_nodes, Cr, node(), Me, nodes()} end,\n"
+        "S(),\n"
+        "L = fun Loop() -> receive\n"
+        "  {nodedown, C} -> exit(normal);\n"
+        "  {clusterd_stop, Cr} -> exit(normal);\n"
+        "  {clusterd_resync, Cr} -> S(), Loop();\n"
+        "  {E, N, I} when E =:= nodeup; E =:= nodedown ->\n"
+        "    {clusterd, C} ! {clusterd_event, Cr, node(), Me, E, N, I}, Loop();\n"
+        "  _ -> Loop()\n"
+        "end end,\n"
+        "L().\n",
+        cn->name, cn->creation);
+    return (n > 0 && (size_t)n < outlen) ? 0 : -1;
+}
+
+static void forwarder_spawned(mlink *l, int status, const char *buf, int idx, const char *reason,
+                              void *arg)
+{
+    (void)arg;
+    l->forwarder_starting = false;
+    if (status != 0) {
+        log_event(LOG_LEVEL_WARN, "could not start the event forwarder", "node", l->node, "reason",
+                  reason, NULL);
+        return;
+    }
+    erlang_pid pid;
+    if (ei_decode_pid(buf, &idx, &pid) < 0) {
+        log_event(LOG_LEVEL_WARN, "event forwarder: unexpected spawn reply", "node", l->node, NULL);
+        return;
+    }
+    if (!l->has_forwarder) {
+        l->forwarder = pid;
+        l->has_forwarder = true;
+    }
+}
+
+static void link_start_forwarder(mlink *l)
+{
+    char src[2048];
+    if (forwarder_source(l->ls, src, sizeof(src)) < 0) return;
+    ei_x_buff args;
+    ei_x_new(&args);
+    /* [erl_eval, eval_str, [Src]] for erlang:spawn/3 */
+    ei_x_encode_list_header(&args, 3);
+    ei_x_encode_atom(&args, "erl_eval");
+    ei_x_encode_atom(&args, "eval_str");
+    ei_x_encode_list_header(&args, 1);
+    ei_x_encode_string(&args, src);
+    ei_x_encode_empty_list(&args);
+    ei_x_encode_empty_list(&args);
+    l->has_forwarder = false;
+    l->resync_pending = false;
+    l->forwarder_starting = true;
+    if (link_rpc(l, "erlang", "spawn", &args, 0, forwarder_spawned, NULL) < 0)
+        l->forwarder_starting = false;
+    ei_x_free(&args);
+}
+
+/* Sends {Tag, Creation} to the forwarder (a plain message, not an RPC). */
+static void forwarder_send(mlink *l, const char *tag)
+{
+    ei_x_buff msg, pkt;
+    ei_x_new_with_version(&msg);
+    ei_x_new(&pkt);
+    ei_x_encode_tuple_header(&msg, 2);
+    ei_x_encode_atom(&msg, tag);
+    ei_x_encode_ulong(&msg, l->ls->cn->creation);
+    if (dist_encode_send(&pkt, &l->forwarder, msg.buff, (size_t)msg.index) == 0 && l->c)
+        (void)conn_send_packet(l->c, pkt.buff, (size_t)pkt.index);
+    ei_x_free(&msg);
+    ei_x_free(&pkt);
+}
+
+void links_resync_all(links *ls)
+{
+    for (mlink *l = ls->head; l; l = l->next) {
+        if (l->state != LINK_UP || !l->c || l->forwarder_starting) continue;
+        if (!l->has_forwarder || l->resync_pending) {
+            /* No answer to the last resync: the forwarder is gone (killed,
+             * or its spawn failed). Stop any survivor and start a new one. */
+            if (l->has_forwarder) {
+                log_event(LOG_LEVEL_WARN, "event forwarder did not answer; restarting it", "node",
+                          l->node, NULL);
+                forwarder_send(l, "clusterd_stop");
+            }
+            link_start_forwarder(l);
+            continue;
+        }
+        l->resync_pending = true;
+        forwarder_send(l, "clusterd_resync");
+    }
+}
+
+/* Decodes the list of node atoms at buf[*idx]; validated names only. */
+static int decode_node_list(const char *buf, int *idx, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    int type, size;
+    if (ei_get_type(buf, idx, &type, &size) < 0) return -1;
+    if (type == ERL_NIL_EXT) return ei_skip_term(buf, idx);
+    if (type != ERL_LIST_EXT) return -1;
+    int arity;
+    if (ei_decode_list_header(buf, idx, &arity) < 0 || arity < 0) return -1;
+    char **names = calloc((size_t)arity + 1, sizeof(char *));
+    if (!names) return -1;
+    size_t k = 0;
+    for (int i = 0; i < arity; i++) {
+        char atom[MAXATOMLEN_UTF8];
+        if (ei_decode_atom(buf, idx, atom) < 0) goto fail;
+        if (!nodename_valid(atom, NULL, 0)) continue;
+        names[k] = strdup(atom);
+        if (!names[k]) goto fail;
+        k++;
+    }
+    if (ei_skip_term(buf, idx) < 0) goto fail; /* the tail */
+    *out = names;
+    *n = k;
+    return 0;
+fail:
+    for (size_t i = 0; i < k; i++) free(names[i]);
+    free(names);
+    return -1;
+}
+
+/* {clusterd_nodes, Cr, Node, Pid, Nodes} or
+ * {clusterd_event, Cr, Node, Pid, nodeup|nodedown, Peer, Info}.
+ * Returns 1 if it was forwarder traffic (handled), 0 otherwise. */
+static int link_handle_forwarder_msg(mlink *l, const dist_msg *m)
+{
+    const char *buf = m->payload;
+    int idx = 0, arity = 0;
+    char tag[MAXATOMLEN_UTF8], node[MAXATOMLEN_UTF8];
+    unsigned long cr = 0;
+    erlang_pid pid;
+    if (ei_decode_version(buf, &idx, NULL) < 0 || ei_decode_tuple_header(buf, &idx, &arity) < 0 ||
+        arity < 5 || ei_decode_atom(buf, &idx, tag) < 0)
+        return 0;
+    bool is_nodes = strcmp(tag, "clusterd_nodes") == 0 && arity == 5;
+    bool is_event = strcmp(tag, "clusterd_event") == 0 && arity == 7;
+    if (!is_nodes && !is_event) return 0;
+    if (ei_decode_ulong(buf, &idx, &cr) < 0 || ei_decode_atom(buf, &idx, node) < 0 ||
+        ei_decode_pid(buf, &idx, &pid) < 0) {
+        log_event(LOG_LEVEL_WARN, "dropped a malformed forwarder message", "node", l->node, NULL);
+        return 1;
+    }
+    if (cr != l->ls->cn->creation || strcmp(node, l->node) != 0) {
+        l->ls->stats.dropped_messages++;
+        return 1; /* an earlier incarnation's forwarder, or a confused sender */
+    }
+    if (!l->has_forwarder) {
+        l->forwarder = pid;
+        l->has_forwarder = true;
+    } else if (pid.num != l->forwarder.num || pid.serial != l->forwarder.serial) {
+        l->ls->stats.dropped_messages++;
+        return 1; /* a replaced forwarder still talking */
+    }
+    if (is_nodes) {
+        char **names;
+        size_t n;
+        if (decode_node_list(buf, &idx, &names, &n) < 0) {
+            log_event(LOG_LEVEL_WARN, "dropped a malformed nodes() list", "node", l->node, NULL);
+            return 1;
+        }
+        l->resync_pending = false;
+        if (l->ls->h.on_snapshot) l->ls->h.on_snapshot(l, names, n, l->ls->arg);
+        for (size_t i = 0; i < n; i++) free(names[i]);
+        free(names);
+        return 1;
+    }
+    char ev[MAXATOMLEN_UTF8], peer[MAXATOMLEN_UTF8];
+    if (ei_decode_atom(buf, &idx, ev) < 0 || ei_decode_atom(buf, &idx, peer) < 0 ||
+        !nodename_valid(peer, NULL, 0)) {
+        log_event(LOG_LEVEL_WARN, "dropped a malformed node event", "node", l->node, NULL);
+        return 1;
+    }
+    char reason[ERR_LEN] = "";
+    char *text = NULL;
+    if (ei_s_print_term(&text, buf, &idx) >= 0 && text) snprintf(reason, sizeof(reason), "%s", text);
+    free(text);
+    l->ls->stats.events++;
+    if (l->ls->h.on_event)
+        l->ls->h.on_event(l, strcmp(ev, "nodeup") == 0, peer, reason, l->ls->arg);
+    return 1;
+}
+
+/* ---- message dispatch ---- */
+
+/* Messages to a pid of ours: only this incarnation's pids are accepted. */
+static bool addressed_to_us(const links *ls, const erlang_pid *to)
+{
+    return to->creation == ls->cn->creation && strcmp(to->node, ls->cn->name) == 0;
+}
+
+static void link_conn_msg(conn *c, const dist_msg *m, void *arg)
+{
+    mlink *l = arg;
+    if (!m->payload) return;
+    if (m->has_to_pid) {
+        if (!addressed_to_us(l->ls, &m->to)) {
+            l->ls->stats.dropped_messages++;
+            log_event(LOG_LEVEL_DEBUG, "dropped a message for an earlier incarnation", "node",
+                      l->node, NULL);
+            return;
+        }
+        link_handle_rpc_reply(l, m);
+        return;
+    }
+    if (m->has_toname && strcmp(m->toname, FORWARDER_NAME) == 0) {
+        if (link_handle_forwarder_msg(l, m)) return;
+        if (l->ls->h.on_request) l->ls->h.on_request(c, m, l->ls->arg);
+        return;
+    }
+    l->ls->stats.dropped_messages++;
+}
+
+static void accepted_conn_msg(conn *c, const dist_msg *m, void *arg)
+{
+    links *ls = arg;
+    if (!m->payload) return;
+    if (m->has_toname && strcmp(m->toname, FORWARDER_NAME) == 0) {
+        if (ls->h.on_request) ls->h.on_request(c, m, ls->arg);
+        return;
+    }
+    ls->stats.dropped_messages++;
+}
+
+int conn_reply(conn *c, const erlang_pid *to, const ei_x_buff *msg)
+{
+    ei_x_buff pkt;
+    ei_x_new(&pkt);
+    int rc = dist_encode_send(&pkt, to, msg->buff, (size_t)msg->index);
+    if (rc == 0) rc = conn_send_packet(c, pkt.buff, (size_t)pkt.index);
+    ei_x_free(&pkt);
+    return rc;
+}
+
+/* ---- link lifecycle ---- */
+
+static void link_retry_cb(uv_timer_t *t)
+{
+    mlink *l = t->data;
+    if (l->state == LINK_BACKOFF) link_start_connect(l);
+}
+
+static void link_schedule_retry(mlink *l)
+{
+    links *ls = l->ls;
+    if (l->backoff_ms == 0)
+        l->backoff_ms = ls->s.backoff_min_ms;
+    else
+        l->backoff_ms = l->backoff_ms * 2 > ls->s.backoff_max_ms ? ls->s.backoff_max_ms
+                                                                 : l->backoff_ms * 2;
+    l->state = LINK_BACKOFF;
+    uv_timer_start(&l->retry_timer, link_retry_cb, jitter(l->backoff_ms), 0);
+}
+
+static void link_conn_closed(conn *c, const char *reason, void *arg)
+{
+    (void)c;
+    mlink *l = arg;
+    l->c = NULL;
+    l->has_forwarder = false;
+    l->forwarder_starting = false;
+    snprintf(l->last_error, sizeof(l->last_error), "%s", reason);
+    link_fail_rpcs(l, "link down");
+    if (l->state == LINK_STOPPED) return;
+    log_event(LOG_LEVEL_WARN, "link down", "node", l->node, "reason", reason, NULL);
+    link_schedule_retry(l);
+    if (l->ls->h.on_down) l->ls->h.on_down(l, reason, l->ls->arg);
+}
+
+/* Worker thread: our EPMD lookup, then ei's handshake, all within one deadline. */
+static void connect_work(uv_work_t *req)
+{
+    connect_job *job = req->data;
+    job->fd = dial_node(job->cn, job->node, job->timeout_ms, NULL, job->err, sizeof(job->err));
+}
+
+static void connect_done(uv_work_t *req, int status)
+{
+    connect_job *job = req->data;
+    mlink *l = job->l;
+    if (!l) { /* the link was removed meanwhile */
+        if (job->fd >= 0) ei_close_connection(job->fd);
+        free(job);
+        return;
+    }
+    l->job = NULL;
+    links *ls = l->ls;
+    if (status != 0 && job->fd < 0) snprintf(job->err, sizeof(job->err), "connect cancelled");
+    if (job->fd < 0) {
+        ls->stats.connects_failed++;
+        l->failures++;
+        snprintf(l->last_error, sizeof(l->last_error), "%s", job->err);
+        free(job);
+        /* Log each distinct failure once at warn level, repeats at debug. */
+        log_event(l->failures == 1 ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "cannot connect to member",
+                  "node", l->node, "reason", l->last_error, NULL);
+        link_schedule_retry(l);
+        if (ls->h.on_down) ls->h.on_down(l, l->last_error, ls->arg);
+        return;
+    }
+    int fd = job->fd;
+    free(job);
+    if (ls->shutting_down || l->state == LINK_STOPPED) {
+        ei_close_connection(fd);
+        return;
+    }
+    l->c = conn_open(ls->loop, fd, l->node, ls->s.net_ticktime_s, link_conn_msg, link_conn_closed,
+                     l);
+    if (!l->c) {
+        ei_close_connection(fd);
+        snprintf(l->last_error, sizeof(l->last_error), "out of memory");
+        link_schedule_retry(l);
+        return;
+    }
+    ls->stats.connects_ok++;
+    l->state = LINK_UP;
+    l->backoff_ms = 0;
+    l->failures = 0;
+    l->last_error[0] = '\0';
+    l->up_since_ms = transport_now_ms();
+    log_event(LOG_LEVEL_INFO, "link up", "node", l->node, NULL);
+    if (ls->h.on_up) ls->h.on_up(l, ls->arg);
+    if (l->state == LINK_UP) link_start_forwarder(l);
+}
+
+static void link_start_connect(mlink *l)
+{
+    links *ls = l->ls;
+    connect_job *job = calloc(1, sizeof(*job));
+    if (!job) {
+        link_schedule_retry(l);
+        return;
+    }
+    job->req.data = job;
+    job->l = l;
+    job->cn = ls->cn;
+    job->timeout_ms = ls->s.connect_timeout_ms;
+    snprintf(job->node, sizeof(job->node), "%s", l->node);
+    snprintf(job->alive, sizeof(job->alive), "%s", l->alive);
+    snprintf(job->host, sizeof(job->host), "%s", l->host);
+    l->state = LINK_CONNECTING;
+    l->job = job;
+    if (uv_queue_work(ls->loop, &job->req, connect_work, connect_done) != 0) {
+        l->job = NULL;
+        free(job);
+        link_schedule_retry(l);
+    }
+}
+
+mlink *links_add(links *ls, const char *node)
+{
+    if (ls->shutting_down) return NULL;
+    mlink *l = calloc(1, sizeof(*l));
+    if (!l) return NULL;
+    if (nodename_split(node, l->alive, l->host) < 0) {
+        free(l);
+        return NULL;
+    }
+    l->ls = ls;
+    snprintf(l->node, sizeof(l->node), "%s", node);
+    uv_timer_init(ls->loop, &l->retry_timer);
+    l->retry_timer.data = l;
+    l->next = ls->head;
+    if (ls->head) ls->head->prev = l;
+    ls->head = l;
+    link_start_connect(l);
+    return l;
+}
+
+void links_retry_now(mlink *l)
+{
+    if (l->state != LINK_BACKOFF) return;
+    uv_timer_stop(&l->retry_timer);
+    link_start_connect(l);
+}
+
+static void link_freed_cb(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void links_remove(links *ls, mlink *l)
+{
+    if (!l) return;
+    l->state = LINK_STOPPED;
+    if (l->job) l->job->l = NULL;
+    link_fail_rpcs(l, "link removed");
+    if (l->c) conn_close(l->c, "member removed");
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        ls->head = l->next;
+    if (l->next) l->next->prev = l->prev;
+    uv_timer_stop(&l->retry_timer);
+    uv_close((uv_handle_t *)&l->retry_timer, link_freed_cb);
+}
+
+/* ---- accepting ---- */
+
+static void accepted_closed(conn *c, const char *reason, void *arg)
+{
+    links *ls = arg;
+    for (accepted **pp = &ls->acc; *pp; pp = &(*pp)->next) {
+        if ((*pp)->c == c) {
+            accepted *a = *pp;
+            *pp = a->next;
+            free(a);
+            break;
+        }
+    }
+    log_event(LOG_LEVEL_DEBUG, "incoming connection closed", "node", c->peer, "reason", reason,
+              NULL);
+}
+
+static void accept_work(uv_work_t *req)
+{
+    accept_job *job = req->data;
+    links *ls = job->ls;
+    transport_thread_prepare(transport_now_ms() + ls->s.connect_timeout_ms, NULL, 0, job->fd);
+    ErlConnect con;
+    memset(&con, 0, sizeof(con));
+    job->result = ei_accept_tmo(&ls->cn->ec, ls->cn->listen_fd, &con, ls->s.connect_timeout_ms);
+    if (job->result < 0) {
+        snprintf(job->err, sizeof(job->err), "handshake failed (%s)", strerror(erl_errno));
+        return;
+    }
+    snprintf(job->peer, sizeof(job->peer), "%.255s", con.nodename);
+}
+
+static void accept_done(uv_work_t *req, int status)
+{
+    accept_job *job = req->data;
+    links *ls = job->ls;
+    ls->accepts_in_flight--;
+    if (status != 0 || job->result < 0) {
+        log_event(LOG_LEVEL_INFO, "rejected an incoming connection", "reason",
+                  status != 0 ? "cancelled" : job->err, NULL);
+        free(job);
+        return;
+    }
+    if (ls->shutting_down) {
+        ei_close_connection(job->result);
+        free(job);
+        return;
+    }
+    accepted *a = calloc(1, sizeof(*a));
+    conn *c = a ? conn_open(ls->loop, job->result, job->peer, ls->s.net_ticktime_s,
+                            accepted_conn_msg, accepted_closed, ls)
+                : NULL;
+    if (!c) {
+        free(a);
+        ei_close_connection(job->result);
+    } else {
+        a->c = c;
+        a->next = ls->acc;
+        ls->acc = a;
+        log_event(LOG_LEVEL_DEBUG, "incoming connection", "node", job->peer, NULL);
+    }
+    free(job);
+}
+
+static void listen_cb(uv_poll_t *h, int status, int events)
+{
+    (void)events;
+    links *ls = h->data;
+    if (status < 0 || ls->shutting_down) return;
+    for (;;) {
+        int fd = accept4(ls->cn->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR) continue;
+            return; /* EAGAIN, or a transient error such as EMFILE */
+        }
+        if (ls->accepts_in_flight >= 64) { /* bound the handshakes a flood can start */
+            close(fd);
+            continue;
+        }
+        accept_job *job = calloc(1, sizeof(*job));
+        if (!job) {
+            close(fd);
+            continue;
+        }
+        job->req.data = job;
+        job->ls = ls;
+        job->fd = fd;
+        ls->accepts_in_flight++;
+        if (uv_queue_work(ls->loop, &job->req, accept_work, accept_done) != 0) {
+            ls->accepts_in_flight--;
+            close(fd);
+            free(job);
+        }
+    }
+}
+
+static void housekeeping_cb(uv_timer_t *t)
+{
+    links *ls = t->data;
+    uint64_t now = transport_now_ms();
+    for (mlink *l = ls->head; l; l = l->next)
+        if (l->c) conn_tick(l->c, now);
+    for (accepted *a = ls->acc, *next; a; a = next) {
+        next = a->next;
+        conn_tick(a->c, now);
+    }
+}
+
+int links_accept_start(links *ls)
+{
+    if (ls->cn->listen_fd < 0) return -1;
+    /* the listening socket must be non-blocking for accept4 on the loop */
+    if (uv_poll_init(ls->loop, &ls->listen_poll, ls->cn->listen_fd) != 0) return -1;
+    ls->listen_poll.data = ls;
+    ls->listening = true;
+    uv_poll_start(&ls->listen_poll, UV_READABLE, listen_cb);
+    return 0;
+}
+
+void links_shutdown(links *ls)
+{
+    ls->shutting_down = true;
+    while (ls->head) links_remove(ls, ls->head);
+    while (ls->acc) conn_close(ls->acc->c, "shutting down"); /* accepted_closed unlinks */
+    if (ls->listening) {
+        uv_poll_stop(&ls->listen_poll);
+        uv_close((uv_handle_t *)&ls->listen_poll, NULL);
+        ls->listening = false;
+    }
+    uv_timer_stop(&ls->housekeeping);
+    uv_close((uv_handle_t *)&ls->housekeeping, NULL);
+}
+
+void links_free(links *ls)
+{
+    free(ls);
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the integration tests (ExUnit) against $CLUSTERD_BIN (default
+# priv/clusterd). The observer is a hidden BEAM that starts every epmd, member
+# node and clusterd itself, each test on its own epmd port. Exit status is
+# ExUnit's: 0 when every test passed.
+#
+#   test/run-integration.sh              # every test/integration/*_test.exs
+#   test/run-integration.sh heal status  # only files whose name contains "heal" or "status"
+#   TRACE=1 test/run-integration.sh      # one line per test, with timings
+set -u
+cd "$(dirname "$0")/.."
+
+export CLUSTERD_BIN=${CLUSTERD_BIN:-priv/clusterd}
+case "$CLUSTERD_BIN" in
+  *asan*) label=asan
+          export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+          export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} ;;
+  *) label=release ;;
+esac
+export CLUSTERD_TEST_TMP=${CLUSTERD_TEST_TMP:-$PWD/test/tmp/integration-$label}
+export CLUSTERD_TEST_RUN="run-$$-$(date +%s)"
+rm -rf "$CLUSTERD_TEST_TMP"
+mkdir -p "$CLUSTERD_TEST_TMP"
+pidfile=$CLUSTERD_TEST_TMP/pids
+
+# Safety net if the observer dies before its on_exit callbacks ran: every
+# process the harness started carries CLUSTERD_TEST_RUN in its environment;
+# kill (by pid) only those that still do.
+reap() {
+  [ -f "$pidfile" ] || return 0
+  while read -r pid; do
+    [ -n "$pid" ] || continue
+    [ -r "/proc/$pid/environ" ] || continue
+    if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx "CLUSTERD_TEST_RUN=$CLUSTERD_TEST_RUN"; then
+      echo "run-integration: killing leftover process $pid" >&2
+      kill -KILL "$pid" 2>/dev/null
+    fi
+  done < "$pidfile"
+}
+trap reap EXIT
+trap 'exit 130' INT TERM
+
+echo "== integration tests: $CLUSTERD_BIN (logs in $CLUSTERD_TEST_TMP)"
+# No --name here: the harness starts distribution itself once the observer's
+# EPMD module is loaded (the observer registers in no epmd and spawns none).
+elixir --hidden \
+  --erl "-epmd_module Elixir.Clusterd.ObserverEpmd -setcookie observer-boot -start_epmd false" \
+  test/integration/test_helper.exs "$@"
+status=$?
+exit $status
