@@ -618,7 +618,7 @@ static void reconcile(coordinator *co)
     co->full_mesh = plan.n_missing == 0 && all_reachable && n > 0;
     if (co->full_mesh && !was_full)
         {
-        char cnt[16];
+        char cnt[24];
         snprintf(cnt, sizeof(cnt), "%zu", n);
         log_event(LOG_LEVEL_INFO, "full mesh", "members", cnt, NULL);
     }
