@@ -695,12 +695,14 @@ done:
 
 /* ---- node: -------------------------------------------------------------- */
 
-static bool node_name_valid(const char *s, bool need_host)
+/* "alive" or "alive@host": the alive part as erl accepts it, any host
+ * without spaces (resolution is cnode's business). */
+static bool node_name_valid(const char *s)
 {
     size_t len = strlen(s);
     const char *at = strchr(s, '@');
     size_t alive = at ? (size_t)(at - s) : len;
-    if (len > CONFIG_NAME_MAX || alive == 0 || (need_host && !at)) return false;
+    if (len > CONFIG_NAME_MAX || alive == 0) return false;
     for (size_t k = 0; k < alive; k++) {
         char ch = s[k];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
@@ -761,11 +763,11 @@ static void cfg_read_node(cfg_ctx *c, const yaml_node_t *key, const yaml_node_t 
                 : sname;
         cfg_error_pos(c, later->line, later->col,
                       "'name' and 'sname' are mutually exclusive; give only one");
-    } else if (name->set && !node_name_valid(name->s, false)) {
+    } else if (name->set && !node_name_valid(name->s)) {
         cfg_error_pos(c, name->line, name->col,
                       "'name' must be a node name such as clusterd@127.0.0.1 (letters, digits, "
                       "'_' and '-' before '@')");
-    } else if (sname->set && !node_name_valid(sname->s, false)) {
+    } else if (sname->set && !node_name_valid(sname->s)) {
         cfg_error_pos(c, sname->line, sname->col,
                       "'sname' must be a node name such as clusterd (letters, digits, '_' and "
                       "'-' before '@')");

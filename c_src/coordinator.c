@@ -106,6 +106,7 @@ static int cmp_str(const void *a, const void *b)
 
 static bool sorted_contains(char *const *v, size_t n, const char *s)
 {
+    if (n == 0) return false;
     return bsearch(&s, v, n, sizeof(char *), cmp_str) != NULL;
 }
 
@@ -143,6 +144,7 @@ static int cmp_member(const void *a, const void *b)
 
 static member *member_find(const coordinator *co, const char *name)
 {
+    if (co->n_members == 0) return NULL;
     member key = {.name = (char *)name};
     member *kp = &key;
     member **m = bsearch(&kp, co->members, co->n_members, sizeof(member *), cmp_member);
@@ -151,6 +153,7 @@ static member *member_find(const coordinator *co, const char *name)
 
 static ssize_t member_index(const coordinator *co, const char *name)
 {
+    if (co->n_members == 0) return -1;
     member key = {.name = (char *)name};
     member *kp = &key;
     member **m = bsearch(&kp, co->members, co->n_members, sizeof(member *), cmp_member);
@@ -381,12 +384,6 @@ static void encode_mfa_args(ei_x_buff *x, const config_mfa *mfa, const char *nod
     ei_x_encode_empty_list(x);
 }
 
-static bool mfa_is(const config_mfa *mfa, const char *mod, const char *fun)
-{
-    return mfa->module && mfa->nargs == 0 && strcmp(mfa->module, mod) == 0 &&
-           strcmp(mfa->function, fun) == 0;
-}
-
 /* The topology that desires the pair on<->target (its MFA applies). */
 static const config_topology *pair_topology(const coordinator *co, const char *a, const char *b)
 {
@@ -422,33 +419,22 @@ static void send_action(coordinator *co, member *on, mesh_action_kind kind, char
             p->not_before_ms = now;
         }
     }
+    /* One RPC for all targets: lists:map(fun M:F/1, Targets). */
     ei_x_buff args;
     ei_x_new(&args);
-    int rc;
-    bool batch = n > 1 || (mfa_is(mfa, "net_kernel", "connect_node") ||
-                           mfa_is(mfa, "erlang", "disconnect_node"));
-    if (batch && mfa->nargs == 0) {
-        /* One RPC for all targets: lists:map(fun M:F/1, Targets). */
-        erlang_fun fun;
-        memset(&fun, 0, sizeof(fun));
-        fun.type = EI_FUN_EXPORT;
-        fun.arity = 1;
-        snprintf(fun.module, sizeof(fun.module), "%s", mfa->module);
-        fun.u.exprt.func = mfa->function;
-        ei_x_encode_list_header(&args, 2);
-        ei_x_encode_fun(&args, &fun);
-        ei_x_encode_list_header(&args, (long)n);
-        for (size_t k = 0; k < n; k++) ei_x_encode_atom(&args, targets[k]);
-        ei_x_encode_empty_list(&args);
-        ei_x_encode_empty_list(&args);
-        rc = link_rpc(on->l, "lists", "map", &args, 0, action_done, a);
-    } else {
-        /* A custom MFA with arguments: M:F(Args ++ [Target]); one target. */
-        encode_mfa_args(&args, mfa, targets[0]);
-        rc = link_rpc(on->l, mfa->module, mfa->function, &args, 0, action_done, a);
-        /* action_done expects a list of results: wrap is handled there by
-         * arity mismatch; custom MFAs are sent one target per action. */
-    }
+    erlang_fun fun;
+    memset(&fun, 0, sizeof(fun));
+    fun.type = EI_FUN_EXPORT;
+    fun.arity = 1;
+    snprintf(fun.module, sizeof(fun.module), "%s", mfa->module);
+    fun.u.exprt.func = mfa->function;
+    ei_x_encode_list_header(&args, 2);
+    ei_x_encode_fun(&args, &fun);
+    ei_x_encode_list_header(&args, (long)n);
+    for (size_t k = 0; k < n; k++) ei_x_encode_atom(&args, targets[k]);
+    ei_x_encode_empty_list(&args);
+    ei_x_encode_empty_list(&args);
+    int rc = link_rpc(on->l, "lists", "map", &args, 0, action_done, a);
     ei_x_free(&args);
     co->actions_sent++;
     if (rc < 0) {
@@ -711,6 +697,13 @@ static void on_event(mlink *l, bool up, const char *peer, const char *reason, vo
     member *m = link_get_user(l);
     if (!m) return;
     member_seen_update(m, peer, up);
+    if (up) {
+        /* A member just reached this node: if our own link to it is
+         * waiting out a backoff, it is evidently back, so retry now. */
+        member *other = member_find(co, peer);
+        if (other && other->l && link_get_state(other->l) == LINK_BACKOFF)
+            links_retry_now(other->l);
+    }
     log_event(LOG_LEVEL_DEBUG, up ? "nodeup" : "nodedown", "observer", m->name, "node", peer,
               "reason", reason, NULL);
     if (!up) {

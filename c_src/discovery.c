@@ -235,6 +235,8 @@ static void poller_on_timer_closed(uv_handle_t *h)
     poller_maybe_closed(p);
 }
 
+static void poller_on_timer(uv_timer_t *t);
+
 /* Reports p->result and schedules the next round. */
 static void poller_report(discovery_poller *p)
 {
@@ -245,7 +247,7 @@ static void poller_report(discovery_poller *p)
      * has closed, which happens on a later loop iteration. */
     discovery_result_free(&p->result);
     if (!d->stopping && !d->once && p->interval_ms > 0)
-        uv_timer_start(&p->timer, p->timer.timer_cb, p->interval_ms, 0);
+        uv_timer_start(&p->timer, poller_on_timer, p->interval_ms, 0);
 }
 
 static void poller_work(uv_work_t *w)

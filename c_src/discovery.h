@@ -21,12 +21,12 @@ typedef enum { DISCOVERY_OK, DISCOVERY_FAILED } discovery_verdict;
 /* One round's answer. Strings are owned by the result. */
 typedef struct discovery_result {
     discovery_verdict verdict;
-    char reason[256];   /* why it failed (empty when ok) */
-    char **members;     /* full node names, sorted, no duplicates */
+    char reason[256]; /* why it failed (empty when ok) */
+    char **members;   /* full node names, sorted, no duplicates */
     size_t n_members;
-    char **evidence;    /* human lines: what the source answered and why */
+    char **evidence; /* human lines: what the source answered and why */
     size_t n_evidence;
-    size_t n_partial;   /* sources that failed inside an ok round (e.g. one host of many) */
+    size_t n_partial; /* sources that failed inside an ok round (e.g. one host of many) */
 } discovery_result;
 
 void discovery_result_init(discovery_result *r);
@@ -46,8 +46,8 @@ typedef void (*discovery_report_fn)(struct discovery *d, const discovery_result 
 typedef void (*discovery_closed_fn)(struct discovery *d);
 
 typedef struct strategy_ops {
-    const char *module; /* libcluster's name, e.g. "Cluster.Strategy.Epmd" */
-    const char *alias;  /* clusterd's short name, e.g. "epmd" */
+    const char *module;      /* libcluster's name, e.g. "Cluster.Strategy.Epmd" */
+    const char *alias;       /* clusterd's short name, e.g. "epmd" */
     const opt_spec *options; /* the strategy's `config:` table */
     size_t n_options;
     /* Starts rounds: the first one at once, then as the strategy sees fit
@@ -71,7 +71,7 @@ typedef struct discovery {
     void *owner;                /* the caller's context */
     bool once;                  /* CLI `discover`: one round, no timers */
     bool stopping;
-    void *state;                /* the strategy's own */
+    void *state; /* the strategy's own */
 } discovery;
 
 /* The strategy table. */
@@ -113,7 +113,7 @@ void discovery_poller_stop(discovery *d);
  * atom followed by '.', with %-comments. On success *hosts is a malloc'd array
  * of n malloc'd strings in file order (the caller frees both); on error
  * returns -1 with "label:line: message" in err and nothing allocated. */
-int erlang_hosts_parse(const char *text, size_t len, const char *label, char ***hosts,
-                       size_t *n, char *err, size_t errlen);
+int erlang_hosts_parse(const char *text, size_t len, const char *label, char ***hosts, size_t *n,
+                       char *err, size_t errlen);
 
 #endif

@@ -29,13 +29,20 @@
 const char *epmd_status_text(epmd_status st)
 {
     switch (st) {
-    case EPMD_OK: return "ok";
-    case EPMD_ERR_RESOLVE: return "host name did not resolve";
-    case EPMD_ERR_CONNECT: return "no EPMD listening (connection refused or unreachable)";
-    case EPMD_ERR_TIMEOUT: return "EPMD did not answer in time";
-    case EPMD_ERR_NOT_FOUND: return "name not registered in EPMD";
-    case EPMD_ERR_PROTOCOL: return "malformed answer from EPMD";
-    case EPMD_ERR_IO: return "I/O error talking to EPMD";
+    case EPMD_OK:
+        return "ok";
+    case EPMD_ERR_RESOLVE:
+        return "host name did not resolve";
+    case EPMD_ERR_CONNECT:
+        return "no EPMD listening (connection refused or unreachable)";
+    case EPMD_ERR_TIMEOUT:
+        return "EPMD did not answer in time";
+    case EPMD_ERR_NOT_FOUND:
+        return "name not registered in EPMD";
+    case EPMD_ERR_PROTOCOL:
+        return "malformed answer from EPMD";
+    case EPMD_ERR_IO:
+        return "I/O error talking to EPMD";
     }
     return "unknown EPMD status";
 }
@@ -137,8 +144,10 @@ static epmd_status status_from_connect_errno(int e)
     case EADDRNOTAVAIL:
     case ENETDOWN:
     case EHOSTDOWN:
-    case ETIMEDOUT: return EPMD_ERR_CONNECT;
-    default: return EPMD_ERR_IO;
+    case ETIMEDOUT:
+        return EPMD_ERR_CONNECT;
+    default:
+        return EPMD_ERR_IO;
     }
 }
 
@@ -314,8 +323,7 @@ epmd_status epmd_port_please(const char *host, const char *alive, int timeout_ms
 
 /* Parses "name NAME at port PORT\n" lines after the 4-byte EPMD port into a
  * malloc'd array. Any line out of shape fails the whole answer. */
-static epmd_status parse_names(const unsigned char *buf, size_t len, epmd_name **out,
-                               size_t *count)
+static epmd_status parse_names(const unsigned char *buf, size_t len, epmd_name **out, size_t *count)
 {
     static const char prefix[] = "name ";
     static const char middle[] = " at port ";
@@ -384,8 +392,7 @@ static void names_request(epmd_conn *c)
 }
 
 /* NAMES into the caller's array; see epmd_client.h. */
-epmd_status epmd_names(const char *host, int timeout_ms, epmd_name *out, size_t max,
-                       size_t *count)
+epmd_status epmd_names(const char *host, int timeout_ms, epmd_name *out, size_t max, size_t *count)
 {
     *count = 0;
     epmd_conn c = {0};
@@ -421,8 +428,8 @@ void epmd_names_many(epmd_names_query *q, size_t n, int timeout_ms)
             c[k].fd = -1;
             struct sockaddr_storage addr;
             socklen_t alen = 0;
-            epmd_status st = timeout_ms > 0 ? epmd_resolve_host(qk->host, &addr, &alen)
-                                            : EPMD_ERR_TIMEOUT;
+            epmd_status st =
+                timeout_ms > 0 ? epmd_resolve_host(qk->host, &addr, &alen) : EPMD_ERR_TIMEOUT;
             if (st != EPMD_OK) {
                 conn_finish(&c[k], st);
                 continue;

@@ -9,12 +9,12 @@
 
 typedef enum {
     EPMD_OK = 0,
-    EPMD_ERR_RESOLVE,     /* host name did not resolve */
-    EPMD_ERR_CONNECT,     /* no EPMD listening on the host (refused/unreachable) */
-    EPMD_ERR_TIMEOUT,     /* total deadline passed */
-    EPMD_ERR_NOT_FOUND,   /* PORT_PLEASE2: the name is not registered */
-    EPMD_ERR_PROTOCOL,    /* malformed answer */
-    EPMD_ERR_IO,          /* read/write failed */
+    EPMD_ERR_RESOLVE,   /* host name did not resolve */
+    EPMD_ERR_CONNECT,   /* no EPMD listening on the host (refused/unreachable) */
+    EPMD_ERR_TIMEOUT,   /* total deadline passed */
+    EPMD_ERR_NOT_FOUND, /* PORT_PLEASE2: the name is not registered */
+    EPMD_ERR_PROTOCOL,  /* malformed answer */
+    EPMD_ERR_IO,        /* read/write failed */
 } epmd_status;
 
 const char *epmd_status_text(epmd_status st);
@@ -28,10 +28,10 @@ int epmd_port(void);
 epmd_status epmd_resolve_host(const char *host, struct sockaddr_storage *addr, socklen_t *len);
 
 typedef struct epmd_node_info {
-    int port;           /* distribution port */
+    int port; /* distribution port */
     int highest_version;
     int lowest_version;
-    int node_type;      /* 77 'M' normal, 72 'H' hidden */
+    int node_type; /* 77 'M' normal, 72 'H' hidden */
 } epmd_node_info;
 
 /* PORT_PLEASE2 for `alive` on `host`, finished within timeout_ms in total. */
@@ -45,8 +45,7 @@ typedef struct epmd_name {
 
 /* NAMES on `host`: fills up to max entries of out, *count receives how many
  * the EPMD listed (capped at max). The answer is size-capped (64 KiB). */
-epmd_status epmd_names(const char *host, int timeout_ms, epmd_name *out, size_t max,
-                       size_t *count);
+epmd_status epmd_names(const char *host, int timeout_ms, epmd_name *out, size_t max, size_t *count);
 
 /* Largest NAMES answer accepted (the 4-byte port plus the text lines). */
 #define EPMD_NAMES_ANSWER_MAX (64 * 1024)

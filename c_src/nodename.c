@@ -16,8 +16,8 @@ static bool set_why(char *why, size_t whylen, const char *msg)
 
 static bool is_alive_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 /* Checks a host part: an IPv6 literal (anything with ':'), else dot-separated

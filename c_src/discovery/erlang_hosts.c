@@ -127,11 +127,11 @@ static void free_hosts(char **hosts, size_t n)
 }
 
 /* Parses a .hosts.erlang text; see discovery.h. */
-int erlang_hosts_parse(const char *text, size_t len, const char *label, char ***hosts,
-                       size_t *n, char *err, size_t errlen)
+int erlang_hosts_parse(const char *text, size_t len, const char *label, char ***hosts, size_t *n,
+                       char *err, size_t errlen)
 {
-    hosts_parser ps = {.p = text, .end = text + len, .label = label, .line = 1,
-                       .err = err, .errlen = errlen};
+    hosts_parser ps = {
+        .p = text, .end = text + len, .label = label, .line = 1, .err = err, .errlen = errlen};
     char **list = NULL;
     size_t count = 0;
     *hosts = NULL;
@@ -437,8 +437,7 @@ static void erlang_hosts_round(const discovery *d, void *ctx, discovery_result *
         for (size_t j = 0; m != NULL && j < m->n_names; j++)
             add_node(s, r, m->names[j], hosts[k]);
     }
-    if (answered == 0)
-        discovery_result_fail(r, "none of the %zu host(s) in %s answered", n, used);
+    if (answered == 0) discovery_result_fail(r, "none of the %zu host(s) in %s answered", n, used);
     for (size_t k = 0; k < n; k++)
         free(q[k].names);
     free(q);

@@ -188,8 +188,7 @@ static int group_setup(void **state)
     (void)state;
     int port = closed_port();
     snprintf(epmd_port_text, sizeof epmd_port_text, "%d", port);
-    char *const epmd_argv[] = {"epmd", "-port", epmd_port_text, "-address", "127.0.0.1,::1",
-                               NULL};
+    char *const epmd_argv[] = {"epmd", "-port", epmd_port_text, "-address", "127.0.0.1,::1", NULL};
     epmd_pid = spawn(epmd_argv, NULL);
     for (int k = 0; k < 100 && !tcp_connects("127.0.0.1", port); k++)
         sleep_ms(50);
@@ -314,17 +313,17 @@ static void test_names_parsing(void **state)
     assert_string_equal(names[0].name, "a at port 9");
     assert_int_equal(names[0].port, 12);
     static const char *const bad[] = {
-        "name a at port 1",         /* no final newline */
-        "nam a at port 1\n",        /* wrong keyword */
-        "name  at port 1\n",        /* empty name */
-        "name a at port\n",         /* no port */
-        "name a at port x1\n",      /* not a number */
-        "name a at port -1\n",      /* sign */
-        "name a at port 0\n",       /* out of range */
-        "name a at port 65536\n",   /* out of range */
-        "name a at port 1 \n",      /* trailing junk */
-        "name a at port 000001\n",  /* too many digits */
-        "name a at port 1\n\n",     /* empty line */
+        "name a at port 1",        /* no final newline */
+        "nam a at port 1\n",       /* wrong keyword */
+        "name  at port 1\n",       /* empty name */
+        "name a at port\n",        /* no port */
+        "name a at port x1\n",     /* not a number */
+        "name a at port -1\n",     /* sign */
+        "name a at port 0\n",      /* out of range */
+        "name a at port 65536\n",  /* out of range */
+        "name a at port 1 \n",     /* trailing junk */
+        "name a at port 000001\n", /* too many digits */
+        "name a at port 1\n\n",    /* empty line */
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         epmd_status st = fake_names(bad[k], names, 8, &n);
@@ -363,8 +362,8 @@ static void test_port_please_parsing(void **state)
     epmd_node_info info;
     fake_server f;
     /* A full answer: port 4242, 'H', tcp, 6, 5, name "zz", no extra. */
-    static const unsigned char good[] = {119, 0, 0x10, 0x92, 72, 0, 0, 6, 0, 5,
-                                         0,   2, 'z', 'z',  0,  0};
+    static const unsigned char good[] = {119, 0, 0x10, 0x92, 72,  0,   0, 6,
+                                         0,   5, 0,    2,    'z', 'z', 0, 0};
     fake_start(&f, good, sizeof good);
     assert_int_equal(epmd_port_please("127.0.0.1", "zz", 2000, &info), EPMD_OK);
     fake_stop(&f);
@@ -376,8 +375,8 @@ static void test_port_please_parsing(void **state)
     fake_start(&f, truncated, sizeof truncated);
     assert_int_equal(epmd_port_please("127.0.0.1", "zz", 2000, &info), EPMD_ERR_PROTOCOL);
     fake_stop(&f);
-    static const unsigned char trailing[] = {119, 0, 0x10, 0x92, 72, 0, 0, 6, 0, 5,
-                                             0,   1, 'z',  0,    0,  'X'};
+    static const unsigned char trailing[] = {119, 0, 0x10, 0x92, 72,  0, 0, 6,
+                                             0,   5, 0,    1,    'z', 0, 0, 'X'};
     fake_start(&f, trailing, sizeof trailing);
     assert_int_equal(epmd_port_please("127.0.0.1", "zz", 2000, &info), EPMD_ERR_PROTOCOL);
     fake_stop(&f);
@@ -397,8 +396,8 @@ static void test_port_please_parsing(void **state)
 static void test_epmd_port_env(void **state)
 {
     (void)state;
-    static const char *const bad[] = {"", "abc", "0", "65536", "12x", " 4399", "-1", "+5",
-                                      "99999999999999999999"};
+    static const char *const bad[] = {
+        "", "abc", "0", "65536", "12x", " 4399", "-1", "+5", "99999999999999999999"};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         setenv("ERL_EPMD_PORT", bad[k], 1);
         assert_int_equal(epmd_port(), 4369);
