@@ -418,7 +418,8 @@ void epmd_names_many(epmd_names_query *q, size_t n, int timeout_ms)
     epmd_conn c[EPMD_BATCH];
     uint16_t port = htons((uint16_t)epmd_port());
     for (size_t base = 0; base < n; base += EPMD_BATCH) {
-        size_t m = n - base < EPMD_BATCH ? n - base : EPMD_BATCH;
+        size_t m = n - base;
+        if (m > EPMD_BATCH) m = EPMD_BATCH;
         for (size_t k = 0; k < m; k++) {
             epmd_names_query *qk = &q[base + k];
             qk->names = NULL;

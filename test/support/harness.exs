@@ -558,7 +558,7 @@ defmodule Clusterd.Harness do
     out = Path.join(ctx.dir, "cli-#{n}.out")
     err = Path.join(ctx.dir, "cli-#{n}.err")
     script = ~S'o=$1; e=$2; shift 2; exec timeout -k 5 60 "$@" >"$o" 2>"$e" </dev/null'
-    env = env(ctx, Keyword.get(opts, :env, []))
+    env = for {k, v} <- env(ctx, Keyword.get(opts, :env, [])), do: {k, v || nil}
     {_, status} = System.cmd("/bin/sh", ["-c", script, "sh", out, err, bin() | args], env: env)
     r = %{status: status, out: read_log(out), err: read_log(err)}
     File.write!(Path.join(ctx.dir, "cli-#{n}.cmd"), Enum.join([bin() | args], " ") <> "\n")

@@ -194,7 +194,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->node.net_ticktime_s, 60);
     assert_int_equal(cfg->poll_interval_ms, 10000);
     assert_int_equal(cfg->backoff_min_ms, 200);
-    assert_int_equal(cfg->backoff_max_ms, 30000);
+    assert_int_equal(cfg->backoff_max_ms, 5000);
     assert_int_equal(cfg->n_nameservers, 0);
     assert_null(cfg->nameservers);
     assert_int_equal(cfg->n_topologies, 1);
@@ -409,7 +409,7 @@ static void test_wrong_types_and_bounds(void **state)
         {"reconcile:\n  backoff_min: 5000\n  backoff_max: 1000\n",
          ":2:16: 'backoff_min' (5000) must not exceed 'backoff_max' (1000)"},
         {"reconcile:\n  backoff_min: 50000\n", /* above the default backoff_max */
-         ":2:16: 'backoff_min' (50000) must not exceed 'backoff_max' (30000)"},
+         ":2:16: 'backoff_min' (50000) must not exceed 'backoff_max' (5000)"},
         {"resolver:\n  nameservers: {a: b}\n",
          ":2:16: 'nameservers' must be a list of non-empty strings"},
         {"resolver:\n  nameservers: [[1]]\n",
