@@ -687,6 +687,11 @@ static void on_snapshot(mlink *l, char *const *nodes, size_t n, void *arg)
     coordinator *co = arg;
     member *m = link_get_user(l);
     if (!m) return;
+    if (!m->has_snapshot && log_enabled(LOG_LEVEL_DEBUG)) {
+        char cnt[24];
+        snprintf(cnt, sizeof(cnt), "%zu", n);
+        log_event(LOG_LEVEL_DEBUG, "observation", "node", m->name, "sees", cnt, NULL);
+    }
     member_set_seen(m, nodes, n);
     schedule_reconcile(co, RECONCILE_DELAY_MS);
 }

@@ -42,6 +42,19 @@ static int decode_pid_at(const char *ctl, int *idx, erlang_pid *p)
     return ei_decode_pid(ctl, idx, p);
 }
 
+/* Steps over one element of the validated control message ctl[0..size) with
+ * the bounded walk rather than ei_skip_term, whose loops ignore failures. */
+static int skip_term_at(const char *ctl, size_t size, int *idx)
+{
+    char err[64];
+    size_t used = 0;
+    if (*idx < 0 || (size_t)*idx >= size ||
+        term_validate(ctl + *idx, size - (size_t)*idx, &used, err, sizeof(err)) < 0)
+        return -1;
+    *idx += (int)used;
+    return 0;
+}
+
 int dist_decode(const char *pkt, size_t len, dist_msg *m, char *err, size_t errlen)
 {
     memset(m, 0, sizeof(*m));
@@ -69,13 +82,15 @@ int dist_decode(const char *pkt, size_t len, dist_msg *m, char *err, size_t errl
     switch (type) {
     case DIST_SEND: /* {2, Unused, To} */
     case DIST_SEND_TT:
-        ok = arity >= 3 && ei_skip_term(ctl, &idx) == 0 && decode_pid_at(ctl, &idx, &m->to) == 0;
+        ok = arity >= 3 && skip_term_at(ctl, ctl_size, &idx) == 0 &&
+             decode_pid_at(ctl, &idx, &m->to) == 0;
         m->has_to_pid = ok;
         break;
     case DIST_REG_SEND: /* {6, From, Unused, ToName} */
     case DIST_REG_SEND_TT:
         ok = arity >= 4 && decode_pid_at(ctl, &idx, &m->from) == 0 &&
-             ei_skip_term(ctl, &idx) == 0 && ei_decode_atom(ctl, &idx, m->toname) == 0;
+             skip_term_at(ctl, ctl_size, &idx) == 0 &&
+             ei_decode_atom(ctl, &idx, m->toname) == 0;
         m->has_from = ok;
         m->has_toname = ok;
         break;
@@ -108,9 +123,17 @@ static int begin_packet(ei_x_buff *out, int *len_at)
     return ei_x_append_buf(out, hdr, 5);
 }
 
-static int end_packet(ei_x_buff *out, int len_at, const char *msg, size_t msglen)
+/* Completes the packet begun at len_at: appends msg, fills in the length.
+ * On failure (encoded is 0, or the packet would exceed DIST_MAX_PACKET,
+ * which the peer refuses) drops the partial packet, leaving out as it was. */
+static int end_packet(ei_x_buff *out, int len_at, int encoded, const char *msg, size_t msglen)
 {
-    if (msg && ei_x_append_buf(out, msg, (int)msglen) < 0) return -1;
+    if (!encoded || msglen > DIST_MAX_PACKET ||
+        (size_t)(out->index - len_at - 4) + msglen > DIST_MAX_PACKET ||
+        (msg && ei_x_append_buf(out, msg, (int)msglen) < 0)) {
+        out->index = len_at;
+        return -1;
+    }
     uint32_t n = (uint32_t)(out->index - len_at - 4);
     unsigned char *p = (unsigned char *)out->buff + len_at;
     p[0] = (unsigned char)(n >> 24);
@@ -124,11 +147,10 @@ int dist_encode_send(ei_x_buff *out, const erlang_pid *to, const char *msg, size
 {
     int at;
     if (begin_packet(out, &at) < 0) return -1;
-    if (ei_x_encode_version(out) < 0 || ei_x_encode_tuple_header(out, 3) < 0 ||
-        ei_x_encode_long(out, DIST_SEND) < 0 || ei_x_encode_atom(out, "") < 0 ||
-        ei_x_encode_pid(out, to) < 0)
-        return -1;
-    return end_packet(out, at, msg, msglen);
+    int ok = ei_x_encode_version(out) == 0 && ei_x_encode_tuple_header(out, 3) == 0 &&
+             ei_x_encode_long(out, DIST_SEND) == 0 && ei_x_encode_atom(out, "") == 0 &&
+             ei_x_encode_pid(out, to) == 0;
+    return end_packet(out, at, ok, msg, msglen);
 }
 
 int dist_encode_reg_send(ei_x_buff *out, const erlang_pid *from, const char *toname,
@@ -136,32 +158,36 @@ int dist_encode_reg_send(ei_x_buff *out, const erlang_pid *from, const char *ton
 {
     int at;
     if (begin_packet(out, &at) < 0) return -1;
-    if (ei_x_encode_version(out) < 0 || ei_x_encode_tuple_header(out, 4) < 0 ||
-        ei_x_encode_long(out, DIST_REG_SEND) < 0 || ei_x_encode_pid(out, from) < 0 ||
-        ei_x_encode_atom(out, "") < 0 || ei_x_encode_atom(out, toname) < 0)
-        return -1;
-    return end_packet(out, at, msg, msglen);
+    int ok = ei_x_encode_version(out) == 0 && ei_x_encode_tuple_header(out, 4) == 0 &&
+             ei_x_encode_long(out, DIST_REG_SEND) == 0 && ei_x_encode_pid(out, from) == 0 &&
+             ei_x_encode_atom(out, "") == 0 && ei_x_encode_atom(out, toname) == 0;
+    return end_packet(out, at, ok, msg, msglen);
 }
 
 int dist_encode_unlink_id_ack(ei_x_buff *out, const char *pkt, size_t len)
 {
-    /* {35, Id, From, To} -> {36, Id, To, From} */
+    /* {35, Id, From, To} -> {36, Id, To, From}; Id is an unsigned 64-bit
+     * counter on the BEAM side. */
     char err[64];
     size_t ctl_size;
-    if (len < 2 || versioned_term(pkt, len, 1, &ctl_size, err, sizeof(err)) < 0) return -1;
+    if (len < 2 || (unsigned char)pkt[0] != PASS_THROUGH ||
+        versioned_term(pkt, len, 1, &ctl_size, err, sizeof(err)) < 0)
+        return -1;
     const char *ctl = pkt + 1;
     int idx = 1, arity = 0;
-    long type, id;
+    long type;
+    EI_ULONGLONG id;
     erlang_pid from, to;
     if (ei_decode_tuple_header(ctl, &idx, &arity) < 0 || arity != 4 ||
-        ei_decode_long(ctl, &idx, &type) < 0 || ei_decode_long(ctl, &idx, &id) < 0 ||
-        ei_decode_pid(ctl, &idx, &from) < 0 || ei_decode_pid(ctl, &idx, &to) < 0)
+        ei_decode_long(ctl, &idx, &type) < 0 || type != DIST_UNLINK_ID ||
+        ei_decode_ulonglong(ctl, &idx, &id) < 0 || ei_decode_pid(ctl, &idx, &from) < 0 ||
+        ei_decode_pid(ctl, &idx, &to) < 0)
         return -1;
     int at;
     if (begin_packet(out, &at) < 0) return -1;
-    if (ei_x_encode_version(out) < 0 || ei_x_encode_tuple_header(out, 4) < 0 ||
-        ei_x_encode_long(out, DIST_UNLINK_ID_ACK) < 0 || ei_x_encode_long(out, id) < 0 ||
-        ei_x_encode_pid(out, &to) < 0 || ei_x_encode_pid(out, &from) < 0)
-        return -1;
-    return end_packet(out, at, NULL, 0);
+    int ok = ei_x_encode_version(out) == 0 && ei_x_encode_tuple_header(out, 4) == 0 &&
+             ei_x_encode_long(out, DIST_UNLINK_ID_ACK) == 0 &&
+             ei_x_encode_ulonglong(out, id) == 0 && ei_x_encode_pid(out, &to) == 0 &&
+             ei_x_encode_pid(out, &from) == 0;
+    return end_packet(out, at, ok, NULL, 0);
 }

@@ -55,14 +55,16 @@ int dist_frame(const char *buf, size_t len, const char **pkt, size_t *pkt_len, s
 int dist_decode(const char *pkt, size_t len, dist_msg *m, char *err, size_t errlen);
 
 /* Appends to out a complete packet (length included) sending msg (an encoded
- * term with version byte) to a pid. */
+ * term with version byte) to a pid. The encoders return 0, or -1 leaving out
+ * as it was (encoding failed, or the packet would exceed DIST_MAX_PACKET). */
 int dist_encode_send(ei_x_buff *out, const erlang_pid *to, const char *msg, size_t msglen);
 
 /* Appends a packet sending msg to a registered name on the peer. */
 int dist_encode_reg_send(ei_x_buff *out, const erlang_pid *from, const char *toname,
                          const char *msg, size_t msglen);
 
-/* Appends a packet for an UNLINK_ID_ACK answering an UNLINK_ID. */
+/* Appends a packet for an UNLINK_ID_ACK answering the UNLINK_ID packet body
+ * pkt[0..len) (as dist_frame gave it); -1 if pkt is not a valid UNLINK_ID. */
 int dist_encode_unlink_id_ack(ei_x_buff *out, const char *pkt, size_t len);
 
 #endif

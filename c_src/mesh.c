@@ -251,11 +251,12 @@ static int plan_disconnects(const mesh_input *in, const uint64_t *active, const 
     return 0;
 }
 
-/* Greedy vertex cover of the work graph: the member with most unassigned
- * links (lowest index on ties) takes all of them in one CONNECT, then those
- * links leave its peers' rows. Each pick is an O(n) scan plus O(degree)
- * updates, and there are at most n picks. */
-static int plan_connects(size_t n, uint64_t *work, size_t *deg, mesh_plan *out)
+/* Which members act: a greedy vertex cover of the work graph (the member
+ * with most uncovered links, lowest index on ties, until every link has an
+ * actor). Marks cover[] and leaves work intact; deg is consumed. Each pick
+ * is an O(n) scan plus O(degree) updates, at most n picks. */
+static void plan_cover(size_t n, const uint64_t *work, size_t *deg, uint64_t *covered_row,
+                       bool *cover)
 {
     size_t stride = graph_stride(n);
     for (;;) {
@@ -266,18 +267,98 @@ static int plan_connects(size_t n, uint64_t *work, size_t *deg, mesh_plan *out)
                 best = a;
             }
         }
-        if (best_deg == 0) return 0;
-        uint64_t *row = work + best * stride;
-        if (plan_push(out, MESH_CONNECT, best, row, stride, best_deg) != 0) return -1;
-        const mesh_action *act = &out->actions[out->n_actions - 1];
-        for (size_t i = 0; i < act->n_targets; i++) {
-            size_t u = act->targets[i];
-            bits_clear(work + u * stride, best);
-            deg[u]--;
-        }
-        memset(row, 0, stride * sizeof(uint64_t));
+        if (best_deg == 0) return;
+        cover[best] = true;
+        bits_set(covered_row, best);
         deg[best] = 0;
+        const uint64_t *row = work + best * stride;
+        for (size_t i = 0; i < stride; i++) {
+            for (uint64_t w = row[i]; w != 0; w &= w - 1) {
+                size_t u = i * WORD_BITS + (size_t)__builtin_ctzll(w);
+                if (u < n && !cover[u]) deg[u]--;
+            }
+        }
     }
+}
+
+/* Assigns every missing link to one actor of the cover: to the only actor
+ * among its ends, or, when both ends act, to the one with fewer targets so
+ * far. A member connects its targets one after another (lists:map), so the
+ * longest list sets the time a cold start takes: the cover keeps the number
+ * of RPCs low, the balance keeps the lists short (a full cold start gives
+ * each member about n/2 targets instead of n-1, n-2, ...). Rows of `assign`
+ * receive the targets; load[a] their count. */
+static void plan_assign(size_t n, const uint64_t *work, const bool *cover, uint64_t *assign,
+                        size_t *load)
+{
+    size_t stride = graph_stride(n);
+    /* Pass 0 places the links that have one actor only; pass 1 then spreads
+     * the links between two actors over whichever is less loaded. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t a = 0; a < n; a++) {
+            const uint64_t *row = work + a * stride;
+            for (size_t i = a / WORD_BITS; i < stride; i++) {
+                for (uint64_t w = row[i]; w != 0; w &= w - 1) {
+                    size_t b = i * WORD_BITS + (size_t)__builtin_ctzll(w);
+                    if (b <= a || b >= n) continue;
+                    bool both = cover[a] && cover[b];
+                    if (both != (pass == 1)) continue;
+                    size_t on = both ? (load[a] <= load[b] ? a : b) : (cover[a] ? a : b);
+                    bits_set(assign + on * stride, on == a ? b : a);
+                    load[on]++;
+                }
+            }
+        }
+    }
+    /* A few local repairs: move a shared link from a member that has two or
+     * more targets than the other end. Each sweep is O(links). */
+    for (int sweep = 0; sweep < 4; sweep++) {
+        bool moved = false;
+        for (size_t a = 0; a < n; a++) {
+            if (!cover[a]) continue;
+            const uint64_t *row = work + a * stride;
+            for (size_t i = a / WORD_BITS; i < stride; i++) {
+                for (uint64_t w = row[i]; w != 0; w &= w - 1) {
+                    size_t b = i * WORD_BITS + (size_t)__builtin_ctzll(w);
+                    if (b <= a || b >= n || !cover[b]) continue;
+                    size_t on = bits_test(assign + a * stride, b) ? a : b, to = on == a ? b : a;
+                    if (load[on] < load[to] + 2) continue;
+                    bits_clear(assign + on * stride, to);
+                    bits_set(assign + to * stride, on);
+                    load[on]--;
+                    load[to]++;
+                    moved = true;
+                }
+            }
+        }
+        if (!moved) break;
+    }
+}
+
+/* One CONNECT per member with assigned links, in ascending member order. */
+static int plan_connects(size_t n, uint64_t *work, size_t *deg, uint64_t *spare_row,
+                         mesh_plan *out)
+{
+    size_t stride = graph_stride(n);
+    bool *cover = calloc(n, sizeof(bool));
+    size_t *load = calloc(n, sizeof(size_t));
+    uint64_t *assign = matrix_alloc(n, stride);
+    int rc = -1;
+    if (cover == NULL || load == NULL || assign == NULL) goto out;
+    memset(spare_row, 0, stride * sizeof(uint64_t));
+    plan_cover(n, work, deg, spare_row, cover);
+    plan_assign(n, work, cover, assign, load);
+    for (size_t a = 0; a < n; a++) {
+        if (load[a] == 0) continue;
+        if (plan_push(out, MESH_CONNECT, a, assign + a * stride, stride, load[a]) != 0) goto out;
+    }
+    rc = 0;
+out:
+    free(cover);
+    free(load);
+    free(assign);
+    if (rc != 0) errno = ENOMEM;
+    return rc;
 }
 
 int mesh_plan_actions(const mesh_input *in, mesh_plan *out)
@@ -335,7 +416,7 @@ int mesh_plan_actions(const mesh_input *in, mesh_plan *out)
 
     /* scratch's first row is free again: reuse it for the disconnect rows */
     if (plan_disconnects(in, active, gone, scratch, out) != 0) goto out;
-    if (plan_connects(n, work, deg, out) != 0) goto out;
+    if (plan_connects(n, work, deg, scratch, out) != 0) goto out;
     rc = 0;
 
 out:

@@ -1,12 +1,61 @@
-/* term: a bounded walk over the external term format (see term.h). */
+/* term: a bounded walk over the external term format (see term.h).
+ *
+ * The walk accepts exactly what erl_interface's decoders then handle: ei's
+ * container loops (ei_skip_term, ei_s_print_term) ignore a failing element
+ * and go on reading at a wrong offset, so a term ei would refuse anywhere
+ * inside must be refused here. Hence the rules beyond bounds checks: atom
+ * lengths ei can convert, FLOAT_EXT text that is NUL-terminated (ei parses it
+ * with sscanf), bit-binary tail bits, and funs checked field by field. */
 #include "term.h"
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Erlang atoms hold at most 255 characters: 255 bytes in Latin-1, up to 4
+ * bytes each in UTF-8 (ei's MAXATOMLEN_UTF8 - 1). */
+#define ATOM_MAX_LATIN1 255u
+#define ATOM_MAX_UTF8 (255u * 4u)
+/* ei_s_print_term formats bignums and `fun M:F/A` into a 2000-byte stack
+ * buffer: 800 bytes of digits are at most 1927 decimal digits. */
+#define BIG_MAX_BYTES 800u
+#define EXPORT_MAX_NAME_BYTES 1900u
+
+enum {
+    NEW_FLOAT_EXT = 70,
+    BIT_BINARY_EXT = 77,
+    NEW_PID_EXT = 88,
+    NEW_PORT_EXT = 89,
+    NEWER_REFERENCE_EXT = 90,
+    SMALL_INTEGER_EXT = 97,
+    INTEGER_EXT = 98,
+    FLOAT_EXT = 99,
+    ATOM_EXT = 100,
+    REFERENCE_EXT = 101,
+    PORT_EXT = 102,
+    PID_EXT = 103,
+    SMALL_TUPLE_EXT = 104,
+    LARGE_TUPLE_EXT = 105,
+    NIL_EXT = 106,
+    STRING_EXT = 107,
+    LIST_EXT = 108,
+    BINARY_EXT = 109,
+    SMALL_BIG_EXT = 110,
+    LARGE_BIG_EXT = 111,
+    NEW_FUN_EXT = 112,
+    EXPORT_EXT = 113,
+    NEW_REFERENCE_EXT = 114,
+    SMALL_ATOM_EXT = 115,
+    MAP_EXT = 116,
+    ATOM_UTF8_EXT = 118,
+    SMALL_ATOM_UTF8_EXT = 119,
+    V4_PORT_EXT = 120,
+};
 
 typedef struct walker {
     const unsigned char *p;
-    size_t len;
+    size_t len; /* the walk never reads at or past p + len */
     size_t pos;
     char *err;
     size_t errlen;
@@ -14,7 +63,7 @@ typedef struct walker {
 
 static int fail(walker *w, const char *what)
 {
-    snprintf(w->err, w->errlen, "%s at byte %zu", what, w->pos);
+    if (w->errlen) snprintf(w->err, w->errlen, "%s at byte %zu", what, w->pos);
     return -1;
 }
 
@@ -41,38 +90,128 @@ static uint16_t be16(const unsigned char *p)
     return (uint16_t)((p[0] << 8) | p[1]);
 }
 
+/* Reads a length field of n (1, 2 or 4) bytes. */
+static int get_len(walker *w, size_t n, uint32_t *out)
+{
+    if (need(w, n) < 0) return -1;
+    const unsigned char *q = w->p + w->pos;
+    *out = n == 1 ? q[0] : n == 2 ? be16(q) : be32(q);
+    w->pos += n;
+    return 0;
+}
+
 static int walk(walker *w, int depth);
 
-/* An atom of any encoding (used inside pids, ports, refs, funs). */
-static int walk_atom(walker *w)
+/* An atom of any encoding; *utf8_len (may be NULL) receives its length once
+ * converted to UTF-8, as ei hands it out. */
+static int walk_atom(walker *w, size_t *utf8_len)
 {
     if (need(w, 1) < 0) return -1;
     unsigned char tag = w->p[w->pos++];
-    switch (tag) {
-    case 100: /* ATOM_EXT */
-    case 118: /* ATOM_UTF8_EXT */
-        if (need(w, 2) < 0) return -1;
-        {
-            uint16_t n = be16(w->p + w->pos);
-            w->pos += 2;
-            if (n > 255 * 4) return fail(w, "atom too long");
-            return skip(w, n);
-        }
-    case 115: /* SMALL_ATOM_EXT */
-    case 119: /* SMALL_ATOM_UTF8_EXT */
-        if (need(w, 1) < 0) return -1;
-        return skip(w, w->p[w->pos++]);
-    default:
+    uint32_t n;
+    int latin1 = tag == ATOM_EXT || tag == SMALL_ATOM_EXT;
+    if (tag == ATOM_EXT || tag == ATOM_UTF8_EXT) {
+        if (get_len(w, 2, &n) < 0) return -1;
+    } else if (tag == SMALL_ATOM_EXT || tag == SMALL_ATOM_UTF8_EXT) {
+        if (get_len(w, 1, &n) < 0) return -1;
+    } else {
         w->pos--;
         return fail(w, "expected an atom");
     }
+    if (n > (latin1 ? ATOM_MAX_LATIN1 : ATOM_MAX_UTF8)) return fail(w, "atom too long");
+    if (need(w, n) < 0) return -1;
+    if (utf8_len) {
+        *utf8_len = n;
+        if (latin1)
+            for (uint32_t i = 0; i < n; i++) *utf8_len += w->p[w->pos + i] >> 7;
+    }
+    w->pos += n;
+    return 0;
 }
 
-static int walk_elements(walker *w, uint32_t n, int depth)
+static int walk_elements(walker *w, uint64_t n, int depth)
 {
-    for (uint32_t i = 0; i < n; i++)
+    for (uint64_t i = 0; i < n; i++)
         if (walk(w, depth) < 0) return -1;
     return 0;
+}
+
+/* An element that must be an integer of one of the two small encodings. */
+static int walk_small_int(walker *w, int allow_integer_ext)
+{
+    if (need(w, 1) < 0) return -1;
+    unsigned char tag = w->p[w->pos];
+    if (tag == SMALL_INTEGER_EXT) return skip(w, 2);
+    if (tag == INTEGER_EXT && allow_integer_ext) return skip(w, 5);
+    return fail(w, "expected a small integer");
+}
+
+static int walk_pid(walker *w)
+{
+    if (need(w, 1) < 0) return -1;
+    unsigned char tag = w->p[w->pos];
+    if (tag != PID_EXT && tag != NEW_PID_EXT) return fail(w, "expected a pid");
+    w->pos++;
+    if (walk_atom(w, NULL) < 0) return -1;
+    return skip(w, tag == PID_EXT ? 9 : 12);
+}
+
+/* FLOAT_EXT: 31 bytes of "%.20e" text. ei reads it with sscanf, which scans
+ * to a NUL, so the NUL must lie inside, and the text must convert. */
+static int walk_float_text(walker *w)
+{
+    if (need(w, 31) < 0) return -1;
+    char text[32];
+    memcpy(text, w->p + w->pos, 31);
+    text[31] = '\0';
+    if (!memchr(w->p + w->pos, '\0', 31)) return fail(w, "float text not terminated");
+    char *end = NULL;
+    (void)strtod(text, &end);
+    if (end == text) return fail(w, "float text is not a number");
+    w->pos += 31;
+    return 0;
+}
+
+/* EXPORT_EXT: Module atom, Function atom, Arity small integer. */
+static int walk_export(walker *w)
+{
+    size_t mod = 0, fun = 0;
+    if (walk_atom(w, &mod) < 0 || walk_atom(w, &fun) < 0) return -1;
+    if (mod + fun > EXPORT_MAX_NAME_BYTES) return fail(w, "fun name too long");
+    return walk_small_int(w, 0);
+}
+
+/* NEW_FUN_EXT: Size (counting itself), Arity, Uniq[16], Index, NumFree,
+ * Module, OldIndex, OldUniq, Pid, then NumFree terms, ending at Size. The
+ * inner terms are walked with the end of the fun as the limit. */
+static int walk_new_fun(walker *w, int depth)
+{
+    size_t start = w->pos;
+    uint32_t size;
+    if (get_len(w, 4, &size) < 0) return -1;
+    if (size < 4 + 1 + 16 + 4 + 4) return fail(w, "fun too small");
+    if (size > w->len - start) return fail(w, "fun size exceeds the data");
+    size_t outer_len = w->len;
+    w->len = start + size;
+    w->pos += 1 + 16 + 4;
+    uint32_t nfree;
+    int r = -1;
+    if (get_len(w, 4, &nfree) < 0) goto out;
+    if (nfree > w->len - w->pos) {
+        fail(w, "fun environment exceeds the data");
+        goto out;
+    }
+    if (walk_atom(w, NULL) < 0 || walk_small_int(w, 1) < 0 || walk_small_int(w, 1) < 0 ||
+        walk_pid(w) < 0 || walk_elements(w, nfree, depth + 1) < 0)
+        goto out;
+    if (w->pos != w->len) {
+        fail(w, "fun size does not match its contents");
+        goto out;
+    }
+    r = 0;
+out:
+    w->len = outer_len;
+    return r;
 }
 
 static int walk(walker *w, int depth)
@@ -80,123 +219,87 @@ static int walk(walker *w, int depth)
     if (depth > TERM_MAX_DEPTH) return fail(w, "term nested too deeply");
     if (need(w, 1) < 0) return -1;
     unsigned char tag = w->p[w->pos++];
+    uint32_t n;
     switch (tag) {
-    case 97: /* SMALL_INTEGER_EXT */
+    case SMALL_INTEGER_EXT:
         return skip(w, 1);
-    case 98: /* INTEGER_EXT */
+    case INTEGER_EXT:
         return skip(w, 4);
-    case 99: /* FLOAT_EXT */
-        return skip(w, 31);
-    case 70: /* NEW_FLOAT_EXT */
+    case FLOAT_EXT:
+        return walk_float_text(w);
+    case NEW_FLOAT_EXT:
         return skip(w, 8);
-    case 100:
-    case 118:
-    case 115:
-    case 119:
+    case ATOM_EXT:
+    case ATOM_UTF8_EXT:
+    case SMALL_ATOM_EXT:
+    case SMALL_ATOM_UTF8_EXT:
         w->pos--;
-        return walk_atom(w);
-    case 103: /* PID_EXT */
-        if (walk_atom(w) < 0) return -1;
-        return skip(w, 9);
-    case 88: /* NEW_PID_EXT */
-        if (walk_atom(w) < 0) return -1;
-        return skip(w, 12);
-    case 102: /* PORT_EXT */
-        if (walk_atom(w) < 0) return -1;
+        return walk_atom(w, NULL);
+    case PID_EXT:
+    case NEW_PID_EXT:
+        w->pos--;
+        return walk_pid(w);
+    case PORT_EXT:
+        if (walk_atom(w, NULL) < 0) return -1;
         return skip(w, 5);
-    case 89: /* NEW_PORT_EXT */
-        if (walk_atom(w) < 0) return -1;
+    case NEW_PORT_EXT:
+        if (walk_atom(w, NULL) < 0) return -1;
         return skip(w, 8);
-    case 120: /* V4_PORT_EXT */
-        if (walk_atom(w) < 0) return -1;
+    case V4_PORT_EXT:
+        if (walk_atom(w, NULL) < 0) return -1;
         return skip(w, 12);
-    case 101: /* REFERENCE_EXT */
-        if (walk_atom(w) < 0) return -1;
+    case REFERENCE_EXT:
+        if (walk_atom(w, NULL) < 0) return -1;
         return skip(w, 5);
-    case 114: /* NEW_REFERENCE_EXT */
-    case 90:  /* NEWER_REFERENCE_EXT */
-    {
-        if (need(w, 2) < 0) return -1;
-        uint16_t n = be16(w->p + w->pos);
-        w->pos += 2;
-        if (n > 5) return fail(w, "reference too long");
-        if (walk_atom(w) < 0) return -1;
-        return skip(w, (tag == 114 ? 1u : 4u) + 4u * n);
-    }
-    case 104: /* SMALL_TUPLE_EXT */
-        if (need(w, 1) < 0) return -1;
-        return walk_elements(w, w->p[w->pos++], depth + 1);
-    case 105: /* LARGE_TUPLE_EXT */
-    {
-        if (need(w, 4) < 0) return -1;
-        uint32_t n = be32(w->p + w->pos);
-        w->pos += 4;
+    case NEW_REFERENCE_EXT:
+    case NEWER_REFERENCE_EXT:
+        if (get_len(w, 2, &n) < 0) return -1;
+        if (n > 5) return fail(w, "reference too long"); /* ei's erlang_ref holds 5 words */
+        if (walk_atom(w, NULL) < 0) return -1;
+        return skip(w, (tag == NEW_REFERENCE_EXT ? 1u : 4u) + 4u * n);
+    case SMALL_TUPLE_EXT:
+        if (get_len(w, 1, &n) < 0) return -1;
+        return walk_elements(w, n, depth + 1);
+    case LARGE_TUPLE_EXT:
+        /* Every element takes at least one byte: a bound before the loop. */
+        if (get_len(w, 4, &n) < 0) return -1;
         if (n > w->len - w->pos) return fail(w, "tuple arity exceeds the data");
         return walk_elements(w, n, depth + 1);
-    }
-    case 116: /* MAP_EXT */
-    {
-        if (need(w, 4) < 0) return -1;
-        uint32_t n = be32(w->p + w->pos);
-        w->pos += 4;
+    case MAP_EXT:
+        if (get_len(w, 4, &n) < 0) return -1;
         if (n > (w->len - w->pos) / 2) return fail(w, "map size exceeds the data");
-        return walk_elements(w, 2 * n, depth + 1);
-    }
-    case 106: /* NIL_EXT */
+        return walk_elements(w, 2 * (uint64_t)n, depth + 1);
+    case NIL_EXT:
         return 0;
-    case 107: /* STRING_EXT */
-    {
-        if (need(w, 2) < 0) return -1;
-        uint16_t n = be16(w->p + w->pos);
-        w->pos += 2;
+    case STRING_EXT:
+        if (get_len(w, 2, &n) < 0) return -1;
         return skip(w, n);
-    }
-    case 108: /* LIST_EXT: elements, then the tail */
-    {
-        if (need(w, 4) < 0) return -1;
-        uint32_t n = be32(w->p + w->pos);
-        w->pos += 4;
+    case LIST_EXT: /* elements, then the tail */
+        if (get_len(w, 4, &n) < 0) return -1;
         if (n > w->len - w->pos) return fail(w, "list length exceeds the data");
         if (walk_elements(w, n, depth + 1) < 0) return -1;
         return walk(w, depth + 1);
-    }
-    case 109: /* BINARY_EXT */
-    {
-        if (need(w, 4) < 0) return -1;
-        uint32_t n = be32(w->p + w->pos);
-        w->pos += 4;
+    case BINARY_EXT:
+        if (get_len(w, 4, &n) < 0) return -1;
+        return skip(w, n);
+    case BIT_BINARY_EXT: {
+        if (get_len(w, 4, &n) < 0 || need(w, 1) < 0) return -1;
+        unsigned bits = w->p[w->pos];
+        if ((bits == 0) != (n == 0) || bits > 8) return fail(w, "invalid bit count");
+        w->pos++;
         return skip(w, n);
     }
-    case 77: /* BIT_BINARY_EXT */
-    {
-        if (need(w, 5) < 0) return -1;
-        uint32_t n = be32(w->p + w->pos);
-        w->pos += 5;
-        return skip(w, n);
-    }
-    case 110: /* SMALL_BIG_EXT */
-    {
-        if (need(w, 1) < 0) return -1;
-        uint8_t n = w->p[w->pos++];
-        return skip(w, 1u + n);
-    }
-    case 111: /* LARGE_BIG_EXT */
-    {
-        if (need(w, 4) < 0) return -1;
-        uint32_t n = be32(w->p + w->pos);
-        w->pos += 4;
-        if (n > 1024) return fail(w, "big integer too large");
-        return skip(w, 1u + n);
-    }
-    case 113: /* EXPORT_EXT: three terms */
-        return walk_elements(w, 3, depth + 1);
-    case 112: /* NEW_FUN_EXT: size-prefixed; checked by its size only */
-    {
-        if (need(w, 4) < 0) return -1;
-        uint32_t n = be32(w->p + w->pos);
-        if (n < 4) return fail(w, "fun size too small");
-        return skip(w, n);
-    }
+    case SMALL_BIG_EXT:
+        if (get_len(w, 1, &n) < 0) return -1;
+        return skip(w, 1u + (size_t)n);
+    case LARGE_BIG_EXT:
+        if (get_len(w, 4, &n) < 0) return -1;
+        if (n > BIG_MAX_BYTES) return fail(w, "big integer too large");
+        return skip(w, 1u + (size_t)n);
+    case EXPORT_EXT:
+        return walk_export(w);
+    case NEW_FUN_EXT:
+        return walk_new_fun(w, depth);
     default:
         w->pos--;
         return fail(w, "unsupported or invalid term tag");

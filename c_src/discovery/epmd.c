@@ -22,7 +22,8 @@ static const opt_spec epmd_options[] = {
      .def_int = 0,
      .min = 0,
      .max = 86400000,
-     .help = "ms between repeated rounds; 0 (default) runs once, as libcluster's :infinity"},
+     .help = "ms between repeated rounds (1-99 count as 100); 0 (default) runs once, as "
+             "libcluster's :infinity"},
 };
 
 typedef struct epmd_state {

@@ -98,16 +98,6 @@ static void stop_child(pid_t *pid)
     *pid = -1;
 }
 
-static bool tcp_connects(const char *addr, int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, addr, &sa.sin_addr);
-    bool ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-    close(fd);
-    return ok;
-}
-
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -278,33 +268,67 @@ static void run_free(run_ctx *rc)
 
 /* ---- group set-up ---- */
 
+/* Starts our own epmd on a free port and the node t1 registered in it. A
+ * port picked free can be taken by another process before epmd binds it: the
+ * epmd is then checked (alive, answering NAMES with no names) and the whole
+ * start is retried on another port. */
+static int start_fixture(const char *addresses)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        int port = 0;
+        int fd = listen_on("127.0.0.1", 0, &port);
+        if (fd < 0) return -1;
+        close(fd);
+        snprintf(epmd_port_text, sizeof epmd_port_text, "%d", port);
+        /* Before any thread exists: workers read ERL_EPMD_PORT. */
+        setenv("ERL_EPMD_PORT", epmd_port_text, 1);
+        char *const epmd_argv[] = {"epmd",     "-port",           epmd_port_text,
+                                   "-address", (char *)addresses, NULL};
+        epmd_pid = spawn(epmd_argv, NULL);
+        bool up = false;
+        for (int k = 0; k < 100 && !up; k++) {
+            if (waitpid(epmd_pid, NULL, WNOHANG) == epmd_pid) {
+                epmd_pid = -1;
+                break;
+            }
+            epmd_name none[1];
+            size_t n = 99;
+            up = epmd_names("127.0.0.1", 500, none, 1, &n) == EPMD_OK && n == 0;
+            if (!up) sleep_ms(50);
+        }
+        if (!up) {
+            fprintf(stderr, "attempt %d: no epmd of ours on port %d\n", attempt, port);
+            stop_child(&epmd_pid);
+            continue;
+        }
+        char *const erl_argv[] = {"erl",      "-name",       "t1@127.0.0.1", "-setcookie", "x",
+                                  "-noshell", "-start_epmd", "false",        NULL};
+        beam_pid = spawn(erl_argv, epmd_port_text);
+        for (int k = 0; k < 300; k++) {
+            if (waitpid(beam_pid, NULL, WNOHANG) == beam_pid) {
+                beam_pid = -1;
+                break;
+            }
+            epmd_node_info info;
+            if (epmd_port_please("127.0.0.1", "t1", 500, &info) == EPMD_OK) return port;
+            sleep_ms(100);
+        }
+        fprintf(stderr, "attempt %d: t1 did not register on port %d\n", attempt, port);
+        stop_child(&beam_pid);
+        stop_child(&epmd_pid);
+    }
+    return -1;
+}
+
 static int group_setup(void **state)
 {
     (void)state;
     if (mkdtemp(tmpdir) == NULL) return -1;
-    int lfd = listen_on("127.0.0.1", 0, &epmd_port_num);
-    close(lfd);
-    snprintf(epmd_port_text, sizeof epmd_port_text, "%d", epmd_port_num);
-    /* Before any thread exists: the workers read ERL_EPMD_PORT. */
-    setenv("ERL_EPMD_PORT", epmd_port_text, 1);
-    char *const epmd_argv[] = {"epmd", "-port", epmd_port_text, "-address", "127.0.0.1", NULL};
-    epmd_pid = spawn(epmd_argv, NULL);
-    for (int k = 0; k < 100 && !tcp_connects("127.0.0.1", epmd_port_num); k++)
-        sleep_ms(50);
-    if (!tcp_connects("127.0.0.1", epmd_port_num)) return -1;
-    char *const erl_argv[] = {"erl",      "-name",       "t1@127.0.0.1", "-setcookie", "x",
-                              "-noshell", "-start_epmd", "false",        NULL};
-    beam_pid = spawn(erl_argv, epmd_port_text);
     gethostname(short_host, sizeof short_host);
     short_host[sizeof short_host - 1] = '\0';
     short_host[strcspn(short_host, ".")] = '\0';
-    epmd_node_info info;
-    for (int k = 0; k < 300; k++) {
-        if (epmd_port_please("127.0.0.1", "t1", 500, &info) == EPMD_OK) return 0;
-        sleep_ms(100);
-    }
-    fprintf(stderr, "t1 never registered in epmd\n");
-    return -1;
+    epmd_port_num = start_fixture("127.0.0.1");
+    return epmd_port_num > 0 ? 0 : -1;
 }
 
 static int group_teardown(void **state)

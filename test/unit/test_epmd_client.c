@@ -104,16 +104,6 @@ static void stop_child(pid_t *pid)
     *pid = -1;
 }
 
-static bool tcp_connects(const char *addr, int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, addr, &sa.sin_addr);
-    bool ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-    close(fd);
-    return ok;
-}
-
 static void use_port(int port)
 {
     char text[8];
@@ -183,27 +173,62 @@ static epmd_status fake_names(const char *text, epmd_name *out, size_t max, size
 
 /* ---- group set-up: a real epmd and a real node ---- */
 
+/* Starts our own epmd on a free port and the node t1 registered in it. A
+ * port picked free can be taken by another process before epmd binds it: the
+ * epmd is then checked (alive, answering NAMES with no names) and the whole
+ * start is retried on another port. */
+static int start_fixture(const char *addresses)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        int port = 0;
+        int fd = listen_on("127.0.0.1", 0, &port);
+        if (fd < 0) return -1;
+        close(fd);
+        snprintf(epmd_port_text, sizeof epmd_port_text, "%d", port);
+        /* Before any thread exists: workers read ERL_EPMD_PORT. */
+        setenv("ERL_EPMD_PORT", epmd_port_text, 1);
+        char *const epmd_argv[] = {"epmd",     "-port",           epmd_port_text,
+                                   "-address", (char *)addresses, NULL};
+        epmd_pid = spawn(epmd_argv, NULL);
+        bool up = false;
+        for (int k = 0; k < 100 && !up; k++) {
+            if (waitpid(epmd_pid, NULL, WNOHANG) == epmd_pid) {
+                epmd_pid = -1;
+                break;
+            }
+            epmd_name none[1];
+            size_t n = 99;
+            up = epmd_names("127.0.0.1", 500, none, 1, &n) == EPMD_OK && n == 0;
+            if (!up) sleep_ms(50);
+        }
+        if (!up) {
+            fprintf(stderr, "attempt %d: no epmd of ours on port %d\n", attempt, port);
+            stop_child(&epmd_pid);
+            continue;
+        }
+        char *const erl_argv[] = {"erl",      "-name",       "t1@127.0.0.1", "-setcookie", "x",
+                                  "-noshell", "-start_epmd", "false",        NULL};
+        beam_pid = spawn(erl_argv, epmd_port_text);
+        for (int k = 0; k < 300; k++) {
+            if (waitpid(beam_pid, NULL, WNOHANG) == beam_pid) {
+                beam_pid = -1;
+                break;
+            }
+            epmd_node_info info;
+            if (epmd_port_please("127.0.0.1", "t1", 500, &info) == EPMD_OK) return port;
+            sleep_ms(100);
+        }
+        fprintf(stderr, "attempt %d: t1 did not register on port %d\n", attempt, port);
+        stop_child(&beam_pid);
+        stop_child(&epmd_pid);
+    }
+    return -1;
+}
+
 static int group_setup(void **state)
 {
     (void)state;
-    int port = closed_port();
-    snprintf(epmd_port_text, sizeof epmd_port_text, "%d", port);
-    char *const epmd_argv[] = {"epmd", "-port", epmd_port_text, "-address", "127.0.0.1,::1", NULL};
-    epmd_pid = spawn(epmd_argv, NULL);
-    for (int k = 0; k < 100 && !tcp_connects("127.0.0.1", port); k++)
-        sleep_ms(50);
-    if (!tcp_connects("127.0.0.1", port)) return -1;
-    setenv("ERL_EPMD_PORT", epmd_port_text, 1);
-    char *const erl_argv[] = {"erl",      "-name",       "t1@127.0.0.1", "-setcookie", "x",
-                              "-noshell", "-start_epmd", "false",        NULL};
-    beam_pid = spawn(erl_argv, epmd_port_text);
-    epmd_node_info info;
-    for (int k = 0; k < 300; k++) {
-        if (epmd_port_please("127.0.0.1", "t1", 500, &info) == EPMD_OK) return 0;
-        sleep_ms(100);
-    }
-    fprintf(stderr, "t1 never registered in epmd\n");
-    return -1;
+    return start_fixture("127.0.0.1,::1") > 0 ? 0 : -1;
 }
 
 static int group_teardown(void **state)

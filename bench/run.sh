@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# make bench: runs the benchmarks against real BEAM nodes and writes
+# BENCHMARKS.md (numbers, the command, machine and date). No pass/fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+tmp=$(mktemp -d /tmp/clusterd-bench.XXXXXX)
+port=$((20000 + RANDOM % 10000))
+epmd_pid=
+cleanup() {
+  [ -n "$epmd_pid" ] && kill "$epmd_pid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+cookie=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+umask 077
+printf '%s' "$cookie" > "$tmp/cookie"
+export ERL_EPMD_PORT=$port BENCH_TMP=$tmp BENCH_COOKIE=$cookie
+export CLUSTERD_BIN=${CLUSTERD_BIN:-$top/priv/clusterd}
+epmd -port "$port" & epmd_pid=$!
+sleep 0.3
+
+echo "bench: running (several minutes; results in BENCHMARKS.md)" >&2
+elixir --hidden --name "bench-$$@127.0.0.1" bench/mesh_bench.exs
+cat BENCHMARKS.md
