@@ -396,6 +396,46 @@ static const config_topology *pair_topology(const coordinator *co, const char *a
     return co->n_topos ? co->topos[0].t : NULL;
 }
 
+/* Erlang source for erl_eval:eval_str/1 that connects to every target in
+ * parallel and returns the results in order. Stock OTP only; names were
+ * validated (no quotes or backslashes), so quoting them as atoms is safe. */
+static char *parallel_connect_source(char *const *targets, size_t n)
+{
+    static const char head[] = "Self = self(), Ts = [";
+    static const char tail[] =
+        "], Rs = [begin R = make_ref(), "
+        "spawn(fun() -> Self ! {R, net_kernel:connect_node(T)} end), R end || T <- Ts], "
+        "[receive {R, X} -> X end || R <- Rs].\n";
+    size_t len = sizeof(head) + sizeof(tail);
+    for (size_t k = 0; k < n; k++) len += strlen(targets[k]) + 3;
+    if (len > 60000) return NULL; /* erl_interface strings stop at 65535 */
+    char *src = malloc(len);
+    if (!src) return NULL;
+    size_t off = (size_t)snprintf(src, len, "%s", head);
+    for (size_t k = 0; k < n; k++)
+        off += (size_t)snprintf(src + off, len - off, "%s'%s'", k ? "," : "", targets[k]);
+    snprintf(src + off, len - off, "%s", tail);
+    return src;
+}
+
+/* erl_eval:eval_str/1 answers {ok, Value} or {error, Text}. */
+static void eval_action_done(mlink *l, int status, const char *buf, int idx, const char *reason,
+                             void *arg)
+{
+    if (status == 0) {
+        int arity = 0, i2 = idx;
+        char atom[MAXATOMLEN_UTF8];
+        if (ei_decode_tuple_header(buf, &i2, &arity) == 0 && arity == 2 &&
+            ei_decode_atom(buf, &i2, atom) == 0 && strcmp(atom, "ok") == 0) {
+            action_done(l, 0, buf, i2, NULL, arg);
+            return;
+        }
+        action_done(l, -1, NULL, 0, "erl_eval refused the connect expression", arg);
+        return;
+    }
+    action_done(l, status, buf, idx, reason, arg);
+}
+
 static void send_action(coordinator *co, member *on, mesh_action_kind kind, char **targets,
                         size_t n, const config_mfa *mfa, const char *reason)
 {
@@ -419,22 +459,35 @@ static void send_action(coordinator *co, member *on, mesh_action_kind kind, char
             p->not_before_ms = now;
         }
     }
-    /* One RPC for all targets: lists:map(fun M:F/1, Targets). */
     ei_x_buff args;
     ei_x_new(&args);
-    erlang_fun fun;
-    memset(&fun, 0, sizeof(fun));
-    fun.type = EI_FUN_EXPORT;
-    fun.arity = 1;
-    snprintf(fun.module, sizeof(fun.module), "%s", mfa->module);
-    fun.u.exprt.func = mfa->function;
-    ei_x_encode_list_header(&args, 2);
-    ei_x_encode_fun(&args, &fun);
-    ei_x_encode_list_header(&args, (long)n);
-    for (size_t k = 0; k < n; k++) ei_x_encode_atom(&args, targets[k]);
-    ei_x_encode_empty_list(&args);
-    ei_x_encode_empty_list(&args);
-    int rc = link_rpc(on->l, "lists", "map", &args, 0, action_done, a);
+    int rc;
+    char *src = NULL;
+    if (kind == MESH_CONNECT && strcmp(mfa->module, "net_kernel") == 0 &&
+        strcmp(mfa->function, "connect_node") == 0 && (src = parallel_connect_source(targets, n))) {
+        /* One RPC whose connects run side by side on the member (each can
+         * take up to net_setuptime), results in target order. */
+        ei_x_encode_list_header(&args, 1);
+        ei_x_encode_string(&args, src);
+        ei_x_encode_empty_list(&args);
+        rc = link_rpc(on->l, "erl_eval", "eval_str", &args, 0, eval_action_done, a);
+        free(src);
+    } else {
+        /* One RPC for all targets: lists:map(fun M:F/1, Targets). */
+        erlang_fun fun;
+        memset(&fun, 0, sizeof(fun));
+        fun.type = EI_FUN_EXPORT;
+        fun.arity = 1;
+        snprintf(fun.module, sizeof(fun.module), "%s", mfa->module);
+        fun.u.exprt.func = mfa->function;
+        ei_x_encode_list_header(&args, 2);
+        ei_x_encode_fun(&args, &fun);
+        ei_x_encode_list_header(&args, (long)n);
+        for (size_t k = 0; k < n; k++) ei_x_encode_atom(&args, targets[k]);
+        ei_x_encode_empty_list(&args);
+        ei_x_encode_empty_list(&args);
+        rc = link_rpc(on->l, "lists", "map", &args, 0, action_done, a);
+    }
     ei_x_free(&args);
     co->actions_sent++;
     if (rc < 0) {
