@@ -12,13 +12,14 @@
 #include "coordinator.h"
 #include "log.h"
 
-/* ei's registry is sized from the fd limit at ei_init; raise it first, but
- * keep it below FD_SETSIZE so nothing in ei can overflow an fd_set. */
+/* One fd per member link: raise the soft limit before ei_init, which sizes
+ * ei's socket registry from it. Our socket callbacks wait with poll(), never
+ * select(), so fds above FD_SETSIZE are safe. */
 static void raise_fd_limit(void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rlim_t want = rl.rlim_max < 1024 ? rl.rlim_max : 1024;
+        rlim_t want = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
         if (rl.rlim_cur < want) {
             rl.rlim_cur = want;
             (void)setrlimit(RLIMIT_NOFILE, &rl);
