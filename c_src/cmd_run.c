@@ -46,6 +46,14 @@ int cmd_run(int argc, char **argv)
     }
     cfg = cli_load_config(&o);
     if (!cfg) goto out;
+    if (cfg->node.visible) {
+        /* Visible mode needs the global-protocol answers of issue 6; running
+         * hidden while the config says visible would be a silent surprise. */
+        fprintf(stderr, "%s: visibility: visible is not supported by this build yet; use "
+                        "hidden (the default)\n",
+                o.config_path);
+        goto out;
+    }
 
     /* A dead peer must cost an error, not the process; keep the cookie
      * out of core dumps. */
