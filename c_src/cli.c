@@ -102,8 +102,10 @@ config *cli_load_config(const cli_opts *o)
     config *cfg = NULL;
     config_diag diag = {0};
     int rc = config_load_file(o->config_path, &cfg, &diag);
-    for (size_t i = 0; i < diag.n_errors; i++) fprintf(stderr, "%s\n", diag.errors[i]);
-    for (size_t i = 0; i < diag.n_warnings; i++) fprintf(stderr, "%s\n", diag.warnings[i]);
+    for (size_t i = 0; i < diag.n_errors; i++)
+        fprintf(stderr, "%s\n", diag.errors[i]);
+    for (size_t i = 0; i < diag.n_warnings; i++)
+        fprintf(stderr, "%s\n", diag.warnings[i]);
     config_diag_free(&diag);
     return rc == 0 ? cfg : NULL;
 }

@@ -49,8 +49,9 @@ int cmd_run(int argc, char **argv)
     if (cfg->node.visible) {
         /* Visible mode needs the global-protocol answers of issue 6; running
          * hidden while the config says visible would be a silent surprise. */
-        fprintf(stderr, "%s: visibility: visible is not supported by this build yet; use "
-                        "hidden (the default)\n",
+        fprintf(stderr,
+                "%s: visibility: visible is not supported by this build yet; use "
+                "hidden (the default)\n",
                 o.config_path);
         goto out;
     }
@@ -65,17 +66,17 @@ int cmd_run(int argc, char **argv)
     char cookie[COOKIE_MAX + 1], source[512], err[512];
     if (cookie_load(o.cookie_file, cfg->node.cookie_file, cfg->node.cookie_env, cookie,
                     sizeof(cookie), source, sizeof(source), err, sizeof(err)) < 0) {
-        log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, NULL);
+        log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
         goto out;
     }
     int rc = cnode_init(&cn, cfg->node.name, cfg->node.longnames, cookie, err, sizeof(err));
     cookie_wipe(cookie, sizeof(cookie));
     if (rc < 0) {
-        log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, NULL);
+        log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
         goto out;
     }
     if (cnode_listen_publish(&cn, 5000, err, sizeof(err)) < 0) {
-        log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, NULL);
+        log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
         goto out;
     }
     if (uv_loop_init(&loop) != 0) goto out;
@@ -83,7 +84,7 @@ int cmd_run(int argc, char **argv)
     co = coordinator_new(&loop, cfg, &cn, COORD_RUN);
     if (!co) goto out;
     if (coordinator_start(co, err, sizeof(err)) < 0) {
-        log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, NULL);
+        log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
         coordinator_stop(co);
         uv_run(&loop, UV_RUN_DEFAULT);
         goto out;
@@ -93,9 +94,9 @@ int cmd_run(int argc, char **argv)
     snprintf(port, sizeof(port), "%d", cn.port);
     log_event(LOG_LEVEL_INFO, "clusterd started", "node", cn.name, "visibility",
               cfg->node.visible ? "visible" : "hidden", "port", port, "topologies", topo_count,
-              "cookie_source", source, "version", CLUSTERD_VERSION, NULL);
+              "cookie_source", source, "version", CLUSTERD_VERSION, LOG_END);
     uv_run(&loop, UV_RUN_DEFAULT);
-    log_event(LOG_LEVEL_INFO, "clusterd stopped", NULL);
+    log_event(LOG_LEVEL_INFO, "clusterd stopped", LOG_END);
     status = EXIT_OK;
 out:
     coordinator_free(co);

@@ -56,8 +56,8 @@ static int call_status(cnode *cn, int fd, unsigned timeout_ms, char **json_out, 
         if (msg.msgtype != ERL_SEND) continue;
         size_t used;
         char verr[128];
-        if (in.index < 1 || term_validate(in.buff + 1, (size_t)in.index - 1, &used, verr,
-                                          sizeof(verr)) < 0)
+        if (in.index < 1 ||
+            term_validate(in.buff + 1, (size_t)in.index - 1, &used, verr, sizeof(verr)) < 0)
             continue;
         int idx = 0, arity;
         erlang_ref got;

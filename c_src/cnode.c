@@ -22,7 +22,8 @@ int cnode_global_init(void)
 static unsigned random_u32(void)
 {
     unsigned v = 0;
-    if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v)) v = (unsigned)getpid() ^ (unsigned)time(NULL);
+    if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+        v = (unsigned)getpid() ^ (unsigned)time(NULL);
     return v;
 }
 

@@ -16,8 +16,8 @@ struct strategy_ops;
 typedef enum { MFA_ARG_INT, MFA_ARG_ATOM, MFA_ARG_BINARY } mfa_arg_kind;
 typedef struct config_mfa_arg {
     mfa_arg_kind kind;
-    long long i;  /* MFA_ARG_INT */
-    char *text;   /* atom name or binary contents (owned) */
+    long long i; /* MFA_ARG_INT */
+    char *text;  /* atom name or binary contents (owned) */
 } config_mfa_arg;
 
 /* libcluster's {Module, Function, Args}; the node name is appended to Args.
@@ -41,11 +41,11 @@ typedef struct config_topology {
 } config_topology;
 
 typedef struct config_node {
-    char *name;        /* node name as written (owned); NULL = default */
-    bool longnames;    /* `name:` (true) or `sname:` (false) */
-    char *cookie_file; /* owned or NULL */
-    char *cookie_env;  /* owned or NULL */
-    bool visible;      /* visibility: visible */
+    char *name;                   /* node name as written (owned); NULL = default */
+    bool longnames;               /* `name:` (true) or `sname:` (false) */
+    char *cookie_file;            /* owned or NULL */
+    char *cookie_env;             /* owned or NULL */
+    bool visible;                 /* visibility: visible */
     long long connect_timeout_ms; /* total deadline for EPMD lookup + handshake */
     long long rpc_timeout_ms;     /* deadline for every RPC */
     long long net_ticktime_s;     /* members' net_ticktime; links silent for this long are dead */
@@ -56,9 +56,9 @@ typedef struct config {
     config_node node;
     char **nameservers; /* resolver.nameservers, "host:port" (owned) */
     size_t n_nameservers;
-    long long poll_interval_ms; /* reconcile.poll_interval: safety-net observation poll */
-    long long backoff_min_ms;   /* reconcile.backoff_min: first retry delay */
-    long long backoff_max_ms;   /* reconcile.backoff_max: retry delay cap */
+    long long poll_interval_ms;  /* reconcile.poll_interval: safety-net observation poll */
+    long long backoff_min_ms;    /* reconcile.backoff_min: first retry delay */
+    long long backoff_max_ms;    /* reconcile.backoff_max: retry delay cap */
     config_topology *topologies; /* owned, n_topologies entries, in file order */
     size_t n_topologies;
 } config;

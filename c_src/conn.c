@@ -19,7 +19,8 @@ static int buf_reserve(char **buf, size_t *cap, size_t need, size_t limit)
     if (need <= *cap) return 0;
     if (need > limit) return -1;
     size_t ncap = *cap ? *cap : 4096;
-    while (ncap < need) ncap *= 2;
+    while (ncap < need)
+        ncap *= 2;
     if (ncap > limit) ncap = limit;
     char *nb = realloc(*buf, ncap);
     if (!nb) return -1;
@@ -100,7 +101,7 @@ static void conn_handle_packet(conn *c, const char *pkt, size_t len)
     char err[160];
     if (dist_decode(pkt, len, &m, err, sizeof(err)) < 0) {
         log_event(LOG_LEVEL_WARN, "dropped a malformed message", "node", c->peer, "reason", err,
-                  NULL);
+                  LOG_END);
         return;
     }
     if (m.type == DIST_UNLINK_ID) {

@@ -29,13 +29,13 @@ typedef struct pair_state {
 typedef struct member {
     char *name;
     mlink *l;
-    bool gone;          /* left on positive evidence; waiting until nobody sees it */
-    bool has_snapshot;  /* we know its nodes() */
-    char **seen;        /* its nodes(), sorted */
+    bool gone;         /* left on positive evidence; waiting until nobody sees it */
+    bool has_snapshot; /* we know its nodes() */
+    char **seen;       /* its nodes(), sorted */
     size_t n_seen;
-    pair_state *pairs;  /* actions this member ran or runs, per peer */
+    pair_state *pairs; /* actions this member ran or runs, per peer */
     size_t n_pairs;
-    size_t idx;         /* position during a reconcile */
+    size_t idx; /* position during a reconcile */
 } member;
 
 typedef struct topo_state {
@@ -112,7 +112,8 @@ static bool sorted_contains(char *const *v, size_t n, const char *s)
 
 static void free_strv(char **v, size_t n)
 {
-    for (size_t i = 0; i < n; i++) free(v[i]);
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
     free(v);
 }
 
@@ -234,7 +235,8 @@ static void member_free(member *m)
     if (!m) return;
     free(m->name);
     free_strv(m->seen, m->n_seen);
-    for (size_t i = 0; i < m->n_pairs; i++) free(m->pairs[i].peer);
+    for (size_t i = 0; i < m->n_pairs; i++)
+        free(m->pairs[i].peer);
     free(m->pairs);
     free(m);
 }
@@ -262,10 +264,12 @@ static void member_delete(coordinator *co, member *m)
 {
     ssize_t i = member_index(co, m->name);
     if (i < 0) return;
-    memmove(&co->members[i], &co->members[i + 1], (co->n_members - (size_t)i - 1) * sizeof(member *));
+    memmove(&co->members[i], &co->members[i + 1],
+            (co->n_members - (size_t)i - 1) * sizeof(member *));
     co->n_members--;
     if (m->l) links_remove(co->ls, m->l);
-    for (size_t k = 0; k < co->n_members; k++) pair_forget(co->members[k], m->name);
+    for (size_t k = 0; k < co->n_members; k++)
+        pair_forget(co->members[k], m->name);
     member_free(m);
 }
 
@@ -283,8 +287,8 @@ static size_t history_add(coordinator *co, const char *kind, const char *on, cha
     snprintf(r->reason, sizeof(r->reason), "%s", reason);
     size_t off = 0;
     for (size_t k = 0; k < n && off < sizeof(r->targets); k++) {
-        int w = snprintf(r->targets + off, sizeof(r->targets) - off, "%s%s", k ? "," : "",
-                         targets[k]);
+        int w =
+            snprintf(r->targets + off, sizeof(r->targets) - off, "%s%s", k ? "," : "", targets[k]);
         if (w < 0) break;
         off += (size_t)w;
     }
@@ -350,9 +354,8 @@ static void action_done(mlink *l, int status, const char *buf, int idx, const ch
                               : strcmp(res, "ignored") == 0
                                   ? "ignored (distribution not started there)"
                                   : res;
-            log_event(ok ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN,
-                      ok ? "action done" : "action failed", "action", verb, "on", a->on, "target",
-                      a->targets[k], "result", why, NULL);
+            log_event(ok ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN, ok ? "action done" : "action failed",
+                      "action", verb, "on", a->on, "target", a->targets[k], "result", why, LOG_END);
         }
         if (off < sizeof(summary)) {
             int w = snprintf(summary + off, sizeof(summary) - off, "%s%s=%s", k ? " " : "",
@@ -361,7 +364,7 @@ static void action_done(mlink *l, int status, const char *buf, int idx, const ch
         }
     }
     if (status == 0 && arity != (int)a->n_targets)
-        log_event(LOG_LEVEL_WARN, "action: unexpected reply shape", "on", a->on, NULL);
+        log_event(LOG_LEVEL_WARN, "action: unexpected reply shape", "on", a->on, LOG_END);
     snprintf(rec->result, sizeof(rec->result), "%s", summary);
     action_ctx_free(a);
     if (!co->stopping) schedule_reconcile(co, RECONCILE_DELAY_MS);
@@ -407,7 +410,8 @@ static char *parallel_connect_source(char *const *targets, size_t n)
         "spawn(fun() -> Self ! {R, net_kernel:connect_node(T)} end), R end || T <- Ts], "
         "[receive {R, X} -> X end || R <- Rs].\n";
     size_t len = sizeof(head) + sizeof(tail);
-    for (size_t k = 0; k < n; k++) len += strlen(targets[k]) + 3;
+    for (size_t k = 0; k < n; k++)
+        len += strlen(targets[k]) + 3;
     if (len > 60000) return NULL; /* erl_interface strings stop at 65535 */
     char *src = malloc(len);
     if (!src) return NULL;
@@ -483,7 +487,8 @@ static void send_action(coordinator *co, member *on, mesh_action_kind kind, char
         ei_x_encode_list_header(&args, 2);
         ei_x_encode_fun(&args, &fun);
         ei_x_encode_list_header(&args, (long)n);
-        for (size_t k = 0; k < n; k++) ei_x_encode_atom(&args, targets[k]);
+        for (size_t k = 0; k < n; k++)
+            ei_x_encode_atom(&args, targets[k]);
         ei_x_encode_empty_list(&args);
         ei_x_encode_empty_list(&args);
         rc = link_rpc(on->l, "lists", "map", &args, 0, action_done, a);
@@ -602,7 +607,8 @@ static void reconcile(coordinator *co)
 {
     uint64_t t0 = uv_hrtime();
     size_t n = co->n_members;
-    for (size_t i = 0; i < n; i++) co->members[i]->idx = i;
+    for (size_t i = 0; i < n; i++)
+        co->members[i]->idx = i;
     mesh_graph desired = {0}, observed = {0}, suppressed = {0};
     bool *reachable = calloc(n + 1, sizeof(bool));
     bool *gone = calloc(n + 1, sizeof(bool));
@@ -655,14 +661,14 @@ static void reconcile(coordinator *co)
             all_reachable = false;
     bool was_full = co->full_mesh;
     co->full_mesh = plan.n_missing == 0 && all_reachable && n > 0;
-    if (co->full_mesh && !was_full)
-        {
+    if (co->full_mesh && !was_full) {
         char cnt[24];
         snprintf(cnt, sizeof(cnt), "%zu", n);
-        log_event(LOG_LEVEL_INFO, "full mesh", "members", cnt, NULL);
+        log_event(LOG_LEVEL_INFO, "full mesh", "members", cnt, LOG_END);
     }
     co->last_missing = plan.n_missing;
-    for (size_t k = 0; k < plan.n_actions; k++) dispatch_action(co, &plan.actions[k]);
+    for (size_t k = 0; k < plan.n_actions; k++)
+        dispatch_action(co, &plan.actions[k]);
 
     /* Forget gone members nobody sees any more. */
     for (size_t i = n; i-- > 0;) {
@@ -674,7 +680,7 @@ static void reconcile(coordinator *co)
                 sorted_contains(co->members[j]->seen, co->members[j]->n_seen, m->name))
                 seen = true;
         if (!seen) {
-            log_event(LOG_LEVEL_INFO, "member forgotten", "node", m->name, NULL);
+            log_event(LOG_LEVEL_INFO, "member forgotten", "node", m->name, LOG_END);
             member_delete(co, m);
         }
     }
@@ -730,7 +736,8 @@ static void on_link_down(mlink *l, const char *reason, void *arg)
     member *m = link_get_user(l);
     if (m) {
         m->has_snapshot = false;
-        for (size_t k = 0; k < m->n_pairs; k++) m->pairs[k].in_flight = false;
+        for (size_t k = 0; k < m->n_pairs; k++)
+            m->pairs[k].in_flight = false;
     }
     schedule_reconcile(co, RECONCILE_DELAY_MS);
 }
@@ -743,7 +750,7 @@ static void on_snapshot(mlink *l, char *const *nodes, size_t n, void *arg)
     if (!m->has_snapshot && log_enabled(LOG_LEVEL_DEBUG)) {
         char cnt[24];
         snprintf(cnt, sizeof(cnt), "%zu", n);
-        log_event(LOG_LEVEL_DEBUG, "observation", "node", m->name, "sees", cnt, NULL);
+        log_event(LOG_LEVEL_DEBUG, "observation", "node", m->name, "sees", cnt, LOG_END);
     }
     member_set_seen(m, nodes, n);
     schedule_reconcile(co, RECONCILE_DELAY_MS);
@@ -763,7 +770,7 @@ static void on_event(mlink *l, bool up, const char *peer, const char *reason, vo
             links_retry_now(other->l);
     }
     log_event(LOG_LEVEL_DEBUG, up ? "nodeup" : "nodedown", "observer", m->name, "node", peer,
-              "reason", reason, NULL);
+              "reason", reason, LOG_END);
     if (!up) {
         /* A link went down: allow an immediate repair of that pair. */
         pair_state *p = pair_get(m, peer, false);
@@ -789,7 +796,7 @@ static void on_request(conn *c, const dist_msg *m, void *arg)
         arity != 3 || ei_decode_atom(buf, &idx, atom) < 0 || strcmp(atom, "$gen_call") != 0 ||
         ei_decode_tuple_header(buf, &idx, &arity) < 0 || arity != 2 ||
         ei_decode_pid(buf, &idx, &from) < 0) {
-        log_event(LOG_LEVEL_DEBUG, "ignored a message to clusterd", "node", c->peer, NULL);
+        log_event(LOG_LEVEL_DEBUG, "ignored a message to clusterd", "node", c->peer, LOG_END);
         return;
     }
     int tag_start = idx;
@@ -830,8 +837,8 @@ static void on_discovery(discovery *d, const discovery_result *r)
         ts->last_ok = false;
         ts->errors++;
         snprintf(ts->last_error, sizeof(ts->last_error), "%s", r->reason);
-        log_event(LOG_LEVEL_WARN, "discovery failed; keeping the last good members",
-                  "topology", ts->t->name, "reason", r->reason, NULL);
+        log_event(LOG_LEVEL_WARN, "discovery failed; keeping the last good members", "topology",
+                  ts->t->name, "reason", r->reason, LOG_END);
         return;
     }
     ts->last_ok = true;
@@ -841,7 +848,8 @@ static void on_discovery(discovery *d, const discovery_result *r)
     char **next = calloc(cap + 1, sizeof(char *));
     if (!next) return;
     size_t nn = 0;
-    for (size_t i = 0; i < r->n_members; i++) next[nn++] = strdup(r->members[i]);
+    for (size_t i = 0; i < r->n_members; i++)
+        next[nn++] = strdup(r->members[i]);
     if (!ts->t->prune)
         for (size_t i = 0; i < ts->n_members; i++)
             if (!sorted_contains(r->members, r->n_members, ts->members[i]))
@@ -856,7 +864,7 @@ static void on_discovery(discovery *d, const discovery_result *r)
         if (sorted_contains(old, n_old, next[i])) continue;
         if (strcmp(next[i], co->cn->name) == 0) continue;
         member *m = member_find(co, next[i]);
-        log_event(LOG_LEVEL_INFO, "member joined", "topology", ts->t->name, "node", next[i], NULL);
+        log_event(LOG_LEVEL_INFO, "member joined", "topology", ts->t->name, "node", next[i], LOG_END);
         if (!m) {
             member_add(co, next[i]);
         } else if (m->gone) {
@@ -873,7 +881,7 @@ static void on_discovery(discovery *d, const discovery_result *r)
         member *m = member_find(co, old[i]);
         if (!m) continue;
         log_event(LOG_LEVEL_INFO, "member left (absent from a successful answer)", "topology",
-                  ts->t->name, "node", old[i], NULL);
+                  ts->t->name, "node", old[i], LOG_END);
         m->gone = true;
         m->has_snapshot = false;
         if (m->l) {
@@ -903,12 +911,13 @@ static void signal_cb(uv_signal_t *s, int signum)
 {
     coordinator *co = s->data;
     if (signum == SIGHUP) {
-        log_event(LOG_LEVEL_WARN, "SIGHUP: configuration reload is not supported by this build; "
-                                  "restart clusterd to apply changes",
-                  NULL);
+        log_event(LOG_LEVEL_WARN,
+                  "SIGHUP: configuration reload is not supported by this build; "
+                  "restart clusterd to apply changes",
+                  LOG_END);
         return;
     }
-    log_event(LOG_LEVEL_INFO, "stopping", "signal", signum == SIGTERM ? "TERM" : "INT", NULL);
+    log_event(LOG_LEVEL_INFO, "stopping", "signal", signum == SIGTERM ? "TERM" : "INT", LOG_END);
     coordinator_stop(co);
 }
 
@@ -991,7 +1000,8 @@ void coordinator_stop(coordinator *co)
             discovery_stop(&co->topos[t].d);
         }
     links_shutdown(co->ls);
-    for (size_t i = 0; i < co->n_members; i++) co->members[i]->l = NULL;
+    for (size_t i = 0; i < co->n_members; i++)
+        co->members[i]->l = NULL;
     close_handle((uv_handle_t *)&co->reconcile_timer);
     close_handle((uv_handle_t *)&co->poll_timer);
     close_handle((uv_handle_t *)&co->sig_term);
@@ -1002,9 +1012,11 @@ void coordinator_stop(coordinator *co)
 void coordinator_free(coordinator *co)
 {
     if (!co) return;
-    for (size_t i = 0; i < co->n_members; i++) member_free(co->members[i]);
+    for (size_t i = 0; i < co->n_members; i++)
+        member_free(co->members[i]);
     free(co->members);
-    for (size_t t = 0; t < co->n_topos; t++) free_strv(co->topos[t].members, co->topos[t].n_members);
+    for (size_t t = 0; t < co->n_topos; t++)
+        free_strv(co->topos[t].members, co->topos[t].n_members);
     free(co->topos);
     links_free(co->ls);
     free(co);
@@ -1020,7 +1032,8 @@ bool coordinator_full_mesh(const coordinator *co)
 static json_t *strv_json(char *const *v, size_t n)
 {
     json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_string(v[i]));
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
     return a;
 }
 
@@ -1051,9 +1064,8 @@ json_t *coordinator_status_json(const coordinator *co)
         json_object_set_new(o, "strategy", json_string(ts->t->strategy->module));
         json_object_set_new(o, "members", strv_json(ts->members, ts->n_members));
         json_object_set_new(o, "answered", json_boolean(ts->answered));
-        json_object_set_new(o, "error", ts->answered && !ts->last_ok
-                                            ? json_string(ts->last_error)
-                                            : json_null());
+        json_object_set_new(
+            o, "error", ts->answered && !ts->last_ok ? json_string(ts->last_error) : json_null());
         json_object_set_new(o, "errors_total", json_integer((json_int_t)ts->errors));
         json_object_set_new(o, "prune", json_boolean(ts->t->prune));
         json_object_set_new(topos, ts->t->name, o);

@@ -280,7 +280,7 @@ static void link_handle_rpc_reply(mlink *l, const dist_msg *m)
     if (!call) {
         /* A late reply to a call that already timed out: dropped by design. */
         l->ls->stats.dropped_messages++;
-        log_event(LOG_LEVEL_DEBUG, "dropped a reply with no waiting call", "node", l->node, NULL);
+        log_event(LOG_LEVEL_DEBUG, "dropped a reply with no waiting call", "node", l->node, LOG_END);
         return;
     }
     int idx = 0, arity = 0;
@@ -325,23 +325,22 @@ static void link_handle_rpc_reply(mlink *l, const dist_msg *m)
 static int forwarder_source(const links *ls, char *out, size_t outlen)
 {
     const cnode *cn = ls->cn;
-    int n = snprintf(
-        out, outlen,
-        "C = '%s', Cr = %u, Me = self(),\n"
-        "erlang:monitor_node(C, true),\n"
-        "ok = net_kernel:monitor_nodes(true, [nodedown_reason]),\n"
-        "S = fun() -> {clusterd, C} ! {clusterd_nodes, Cr, node(), Me, nodes()} end,\n"
-        "S(),\n"
-        "L = fun Loop() -> receive\n"
-        "  {nodedown, C} -> exit(normal);\n"
-        "  {clusterd_stop, Cr} -> exit(normal);\n"
-        "  {clusterd_resync, Cr} -> S(), Loop();\n"
-        "  {E, N, I} when E =:= nodeup; E =:= nodedown ->\n"
-        "    {clusterd, C} ! {clusterd_event, Cr, node(), Me, E, N, I}, Loop();\n"
-        "  _ -> Loop()\n"
-        "end end,\n"
-        "L().\n",
-        cn->name, cn->creation);
+    int n = snprintf(out, outlen,
+                     "C = '%s', Cr = %u, Me = self(),\n"
+                     "erlang:monitor_node(C, true),\n"
+                     "ok = net_kernel:monitor_nodes(true, [nodedown_reason]),\n"
+                     "S = fun() -> {clusterd, C} ! {clusterd_nodes, Cr, node(), Me, nodes()} end,\n"
+                     "S(),\n"
+                     "L = fun Loop() -> receive\n"
+                     "  {nodedown, C} -> exit(normal);\n"
+                     "  {clusterd_stop, Cr} -> exit(normal);\n"
+                     "  {clusterd_resync, Cr} -> S(), Loop();\n"
+                     "  {E, N, I} when E =:= nodeup; E =:= nodedown ->\n"
+                     "    {clusterd, C} ! {clusterd_event, Cr, node(), Me, E, N, I}, Loop();\n"
+                     "  _ -> Loop()\n"
+                     "end end,\n"
+                     "L().\n",
+                     cn->name, cn->creation);
     return (n > 0 && (size_t)n < outlen) ? 0 : -1;
 }
 
@@ -352,12 +351,12 @@ static void forwarder_spawned(mlink *l, int status, const char *buf, int idx, co
     l->forwarder_starting = false;
     if (status != 0) {
         log_event(LOG_LEVEL_WARN, "could not start the event forwarder", "node", l->node, "reason",
-                  reason, NULL);
+                  reason, LOG_END);
         return;
     }
     erlang_pid pid;
     if (ei_decode_pid(buf, &idx, &pid) < 0) {
-        log_event(LOG_LEVEL_WARN, "event forwarder: unexpected spawn reply", "node", l->node, NULL);
+        log_event(LOG_LEVEL_WARN, "event forwarder: unexpected spawn reply", "node", l->node, LOG_END);
         return;
     }
     if (!l->has_forwarder) {
@@ -412,7 +411,7 @@ void links_resync_all(links *ls)
              * or its spawn failed). Stop any survivor and start a new one. */
             if (l->has_forwarder) {
                 log_event(LOG_LEVEL_WARN, "event forwarder did not answer; restarting it", "node",
-                          l->node, NULL);
+                          l->node, LOG_END);
                 forwarder_send(l, "clusterd_stop");
             }
             link_start_forwarder(l);
@@ -450,7 +449,8 @@ static int decode_node_list(const char *buf, int *idx, char ***out, size_t *n)
     *n = k;
     return 0;
 fail:
-    for (size_t i = 0; i < k; i++) free(names[i]);
+    for (size_t i = 0; i < k; i++)
+        free(names[i]);
     free(names);
     return -1;
 }
@@ -473,7 +473,7 @@ static int link_handle_forwarder_msg(mlink *l, const dist_msg *m)
     if (!is_nodes && !is_event) return 0;
     if (ei_decode_ulong(buf, &idx, &cr) < 0 || ei_decode_atom(buf, &idx, node) < 0 ||
         ei_decode_pid(buf, &idx, &pid) < 0) {
-        log_event(LOG_LEVEL_WARN, "dropped a malformed forwarder message", "node", l->node, NULL);
+        log_event(LOG_LEVEL_WARN, "dropped a malformed forwarder message", "node", l->node, LOG_END);
         return 1;
     }
     if (cr != l->ls->cn->creation || strcmp(node, l->node) != 0) {
@@ -491,24 +491,26 @@ static int link_handle_forwarder_msg(mlink *l, const dist_msg *m)
         char **names;
         size_t n;
         if (decode_node_list(buf, &idx, &names, &n) < 0) {
-            log_event(LOG_LEVEL_WARN, "dropped a malformed nodes() list", "node", l->node, NULL);
+            log_event(LOG_LEVEL_WARN, "dropped a malformed nodes() list", "node", l->node, LOG_END);
             return 1;
         }
         l->resync_pending = false;
         if (l->ls->h.on_snapshot) l->ls->h.on_snapshot(l, names, n, l->ls->arg);
-        for (size_t i = 0; i < n; i++) free(names[i]);
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
         free(names);
         return 1;
     }
     char ev[MAXATOMLEN_UTF8], peer[MAXATOMLEN_UTF8];
     if (ei_decode_atom(buf, &idx, ev) < 0 || ei_decode_atom(buf, &idx, peer) < 0 ||
         !nodename_valid(peer, NULL, 0)) {
-        log_event(LOG_LEVEL_WARN, "dropped a malformed node event", "node", l->node, NULL);
+        log_event(LOG_LEVEL_WARN, "dropped a malformed node event", "node", l->node, LOG_END);
         return 1;
     }
     char reason[ERR_LEN] = "";
     char *text = NULL;
-    if (ei_s_print_term(&text, buf, &idx) >= 0 && text) snprintf(reason, sizeof(reason), "%s", text);
+    if (ei_s_print_term(&text, buf, &idx) >= 0 && text)
+        snprintf(reason, sizeof(reason), "%s", text);
     free(text);
     l->ls->stats.events++;
     if (l->ls->h.on_event)
@@ -532,7 +534,7 @@ static void link_conn_msg(conn *c, const dist_msg *m, void *arg)
         if (!addressed_to_us(l->ls, &m->to)) {
             l->ls->stats.dropped_messages++;
             log_event(LOG_LEVEL_DEBUG, "dropped a message for an earlier incarnation", "node",
-                      l->node, NULL);
+                      l->node, LOG_END);
             return;
         }
         link_handle_rpc_reply(l, m);
@@ -581,8 +583,8 @@ static void link_schedule_retry(mlink *l)
     if (l->backoff_ms == 0)
         l->backoff_ms = ls->s.backoff_min_ms;
     else
-        l->backoff_ms = l->backoff_ms * 2 > ls->s.backoff_max_ms ? ls->s.backoff_max_ms
-                                                                 : l->backoff_ms * 2;
+        l->backoff_ms =
+            l->backoff_ms * 2 > ls->s.backoff_max_ms ? ls->s.backoff_max_ms : l->backoff_ms * 2;
     l->state = LINK_BACKOFF;
     uv_timer_start(&l->retry_timer, link_retry_cb, jitter(l->backoff_ms), 0);
 }
@@ -597,7 +599,7 @@ static void link_conn_closed(conn *c, const char *reason, void *arg)
     snprintf(l->last_error, sizeof(l->last_error), "%s", reason);
     link_fail_rpcs(l, "link down");
     if (l->state == LINK_STOPPED) return;
-    log_event(LOG_LEVEL_WARN, "link down", "node", l->node, "reason", reason, NULL);
+    log_event(LOG_LEVEL_WARN, "link down", "node", l->node, "reason", reason, LOG_END);
     link_schedule_retry(l);
     if (l->ls->h.on_down) l->ls->h.on_down(l, reason, l->ls->arg);
 }
@@ -628,7 +630,7 @@ static void connect_done(uv_work_t *req, int status)
         free(job);
         /* Log each distinct failure once at warn level, repeats at debug. */
         log_event(l->failures == 1 ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "cannot connect to member",
-                  "node", l->node, "reason", l->last_error, NULL);
+                  "node", l->node, "reason", l->last_error, LOG_END);
         link_schedule_retry(l);
         if (ls->h.on_down) ls->h.on_down(l, l->last_error, ls->arg);
         return;
@@ -639,8 +641,8 @@ static void connect_done(uv_work_t *req, int status)
         ei_close_connection(fd);
         return;
     }
-    l->c = conn_open(ls->loop, fd, l->node, ls->s.net_ticktime_s, link_conn_msg, link_conn_closed,
-                     l);
+    l->c =
+        conn_open(ls->loop, fd, l->node, ls->s.net_ticktime_s, link_conn_msg, link_conn_closed, l);
     if (!l->c) {
         ei_close_connection(fd);
         snprintf(l->last_error, sizeof(l->last_error), "out of memory");
@@ -653,7 +655,7 @@ static void connect_done(uv_work_t *req, int status)
     l->failures = 0;
     l->last_error[0] = '\0';
     l->up_since_ms = transport_now_ms();
-    log_event(LOG_LEVEL_INFO, "link up", "node", l->node, NULL);
+    log_event(LOG_LEVEL_INFO, "link up", "node", l->node, LOG_END);
     if (ls->h.on_up) ls->h.on_up(l, ls->arg);
     if (l->state == LINK_UP) link_start_forwarder(l);
 }
@@ -744,7 +746,7 @@ static void accepted_closed(conn *c, const char *reason, void *arg)
         }
     }
     log_event(LOG_LEVEL_DEBUG, "incoming connection closed", "node", c->peer, "reason", reason,
-              NULL);
+              LOG_END);
 }
 
 static void accept_work(uv_work_t *req)
@@ -769,7 +771,7 @@ static void accept_done(uv_work_t *req, int status)
     ls->accepts_in_flight--;
     if (status != 0 || job->result < 0) {
         log_event(LOG_LEVEL_INFO, "rejected an incoming connection", "reason",
-                  status != 0 ? "cancelled" : job->err, NULL);
+                  status != 0 ? "cancelled" : job->err, LOG_END);
         free(job);
         return;
     }
@@ -789,7 +791,7 @@ static void accept_done(uv_work_t *req, int status)
         a->c = c;
         a->next = ls->acc;
         ls->acc = a;
-        log_event(LOG_LEVEL_DEBUG, "incoming connection", "node", job->peer, NULL);
+        log_event(LOG_LEVEL_DEBUG, "incoming connection", "node", job->peer, LOG_END);
     }
     free(job);
 }
@@ -852,8 +854,10 @@ int links_accept_start(links *ls)
 void links_shutdown(links *ls)
 {
     ls->shutting_down = true;
-    while (ls->head) links_remove(ls, ls->head);
-    while (ls->acc) conn_close(ls->acc->c, "shutting down"); /* accepted_closed unlinks */
+    while (ls->head)
+        links_remove(ls, ls->head);
+    while (ls->acc)
+        conn_close(ls->acc->c, "shutting down"); /* accepted_closed unlinks */
     if (ls->listening) {
         uv_poll_stop(&ls->listen_poll);
         uv_close((uv_handle_t *)&ls->listen_poll, NULL);

@@ -131,7 +131,7 @@ static void log_vformat(log_level level, const char *fmt, va_list ap)
     if (level < min_level) return;
     char msg[2048];
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    log_event(level, msg, NULL);
+    log_event(level, msg, LOG_END);
 }
 
 #define LOG_FORMAT_FN(fn, lvl)                                                                     \

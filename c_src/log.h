@@ -12,9 +12,13 @@ typedef enum { LOG_FORMAT_LOGFMT, LOG_FORMAT_JSON } log_format;
 void log_init(log_level min_level, log_format format);
 int log_enabled(log_level level);
 
-/* log_event(level, msg, "key", "value", ..., NULL): structured fields are
- * NULL-terminated key/value string pairs. Values are quoted as needed. */
-void log_event(log_level level, const char *msg, ...);
+/* The end of log_event's key/value list: a typed null pointer, since a bare
+ * NULL may be an int in a variadic call. */
+#define LOG_END ((const char *)0)
+
+/* log_event(level, msg, "key", "value", ..., LOG_END): structured fields are
+ * key/value string pairs. Values are quoted as needed. */
+void log_event(log_level level, const char *msg, ...) __attribute__((sentinel));
 
 /* printf-style short forms: the formatted text becomes msg=. */
 void log_debugf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -19,20 +19,20 @@ typedef struct opt_spec {
     const char *name;
     opt_type type;
     bool required;
-    const char *def_str;         /* default for OPT_STRING/OPT_ENUM (NULL: none) */
-    long long def_int;           /* default for OPT_INT, and OPT_BOOL (0/1) */
-    long long min, max;          /* bounds for OPT_INT */
-    const char *const *choices;  /* OPT_ENUM: NULL-terminated list */
-    const char *help;            /* one line for --help and README */
+    const char *def_str;        /* default for OPT_STRING/OPT_ENUM (NULL: none) */
+    long long def_int;          /* default for OPT_INT, and OPT_BOOL (0/1) */
+    long long min, max;         /* bounds for OPT_INT */
+    const char *const *choices; /* OPT_ENUM: NULL-terminated list */
+    const char *help;           /* one line for --help and README */
 } opt_spec;
 
 typedef struct opt_value {
-    bool set;        /* given in the file; otherwise the default is stored */
-    long long i;     /* OPT_INT, OPT_BOOL */
-    char *s;         /* OPT_STRING, OPT_ENUM (owned; NULL when unset and no default) */
-    char **list;     /* OPT_STRING_LIST (owned, list_len entries) */
+    bool set;    /* given in the file; otherwise the default is stored */
+    long long i; /* OPT_INT, OPT_BOOL */
+    char *s;     /* OPT_STRING, OPT_ENUM (owned; NULL when unset and no default) */
+    char **list; /* OPT_STRING_LIST (owned, list_len entries) */
     size_t list_len;
-    int line, col;   /* 1-based position of the value in the file (0 if unset) */
+    int line, col; /* 1-based position of the value in the file (0 if unset) */
 } opt_value;
 
 /* A filled table: values[k] belongs to specs[k]. */

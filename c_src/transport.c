@@ -189,10 +189,12 @@ static int cb_connect(void *ctx, void *addr, int len, unsigned tmo)
         sl = tl_peer_len;
         /* keep the port ei asks for: it came from our PORT_PLEASE2 */
         if (sa->sa_family == AF_INET6 && ((const struct sockaddr *)addr)->sa_family == AF_INET) {
-            ((struct sockaddr_in6 *)&tl_peer)->sin6_port = ((const struct sockaddr_in *)addr)->sin_port;
+            ((struct sockaddr_in6 *)&tl_peer)->sin6_port =
+                ((const struct sockaddr_in *)addr)->sin_port;
         } else if (sa->sa_family == AF_INET &&
                    ((const struct sockaddr *)addr)->sa_family == AF_INET) {
-            ((struct sockaddr_in *)&tl_peer)->sin_port = ((const struct sockaddr_in *)addr)->sin_port;
+            ((struct sockaddr_in *)&tl_peer)->sin_port =
+                ((const struct sockaddr_in *)addr)->sin_port;
         }
     }
     int err = ensure_socket(c, sa->sa_family);
