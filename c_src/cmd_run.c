@@ -81,7 +81,12 @@ int cmd_run(int argc, char **argv)
     }
     if (uv_loop_init(&loop) != 0) goto out;
     loop_ok = true;
-    co = coordinator_new(&loop, cfg, &cn, COORD_RUN);
+    char topo_count[16], port[16];
+    snprintf(topo_count, sizeof(topo_count), "%zu", cfg->n_topologies);
+    snprintf(port, sizeof(port), "%d", cn.port);
+    bool visible = cfg->node.visible;
+    co = coordinator_new(&loop, cfg, o.config_path, &cn, COORD_RUN);
+    cfg = NULL; /* the coordinator owns it now */
     if (!co) goto out;
     if (coordinator_start(co, err, sizeof(err)) < 0) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
@@ -89,11 +94,8 @@ int cmd_run(int argc, char **argv)
         uv_run(&loop, UV_RUN_DEFAULT);
         goto out;
     }
-    char topo_count[16], port[16];
-    snprintf(topo_count, sizeof(topo_count), "%zu", cfg->n_topologies);
-    snprintf(port, sizeof(port), "%d", cn.port);
     log_event(LOG_LEVEL_INFO, "clusterd started", "node", cn.name, "visibility",
-              cfg->node.visible ? "visible" : "hidden", "port", port, "topologies", topo_count,
+              visible ? "visible" : "hidden", "port", port, "topologies", topo_count,
               "cookie_source", source, "version", CLUSTERD_VERSION, LOG_END);
     uv_run(&loop, UV_RUN_DEFAULT);
     log_event(LOG_LEVEL_INFO, "clusterd stopped", LOG_END);

@@ -12,37 +12,52 @@
 void cookie_wipe(char *buf, size_t len)
 {
     volatile char *p = buf;
-    while (len--) *p++ = 0;
+    while (len--)
+        *p++ = 0;
 }
 
-/* Strips trailing whitespace (files usually end with a newline). */
-static void trim(char *s)
+/* Length of s[0..n) without trailing whitespace (files usually end with a
+ * newline). */
+static size_t trimmed_len(const char *s, size_t n)
 {
-    size_t n = strlen(s);
     while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
-        s[--n] = '\0';
+        n--;
+    return n;
 }
 
-static int cookie_valid(const char *c, const char *source, char *err, size_t errlen)
+/* Checks c[0..n) (which may hold NUL bytes) and copies it to out as a
+ * string; out is written only on success. */
+static int cookie_accept(const char *c, size_t n, const char *source, char *out, size_t outlen,
+                         char *err, size_t errlen)
 {
-    if (!*c) {
+    if (n == 0) {
         snprintf(err, errlen, "%s: the cookie is empty", source);
         return -1;
     }
-    for (const unsigned char *p = (const unsigned char *)c; *p; p++) {
-        if (*p < 0x20 || *p > 0x7e) {
+    if (n > COOKIE_MAX || n + 1 > outlen) {
+        snprintf(err, errlen, "%s: the cookie is longer than %d bytes", source, COOKIE_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)c[i];
+        if (ch < 0x20 || ch > 0x7e) {
             snprintf(err, errlen, "%s: the cookie contains a control or non-ASCII character",
                      source);
             return -1;
         }
     }
+    memcpy(out, c, n);
+    out[n] = '\0';
     return 0;
 }
 
+/* Symbolic links are followed, as erl follows them (Kubernetes mounts
+ * secrets through links); the rule applies to the file finally opened.
+ * O_NONBLOCK keeps a FIFO in the path from blocking the open. */
 static int read_cookie_file(const char *path, int must_exist, char *out, size_t outlen, char *err,
                             size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         if (!must_exist && errno == ENOENT) return 1;
         snprintf(err, errlen, "cookie file %s: %s", path, strerror(errno));
@@ -61,24 +76,30 @@ static int read_cookie_file(const char *path, int must_exist, char *out, size_t 
         close(fd);
         return -1;
     }
-    char buf[COOKIE_MAX + 2];
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    /* A cookie, "\r\n", and one byte more to notice longer files. */
+    char buf[COOKIE_MAX + 3];
+    size_t n = 0;
+    while (n < sizeof(buf)) {
+        ssize_t r = read(fd, buf + n, sizeof(buf) - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno;
+            close(fd);
+            cookie_wipe(buf, sizeof(buf));
+            snprintf(err, errlen, "cookie file %s: %s", path, strerror(e));
+            return -1;
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
     close(fd);
-    if (n < 0) {
-        snprintf(err, errlen, "cookie file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    buf[n] = '\0';
-    trim(buf);
-    if (strlen(buf) > COOKIE_MAX || strlen(buf) + 1 > outlen) {
-        cookie_wipe(buf, sizeof(buf));
-        snprintf(err, errlen, "cookie file %s: the cookie is longer than %d bytes", path,
-                 COOKIE_MAX);
-        return -1;
-    }
-    memcpy(out, buf, strlen(buf) + 1);
+    char source[4200];
+    snprintf(source, sizeof(source), "cookie file %s", path);
+    /* A full buffer is more than a cookie and "\r\n": too long. */
+    int rc = cookie_accept(buf, n == sizeof(buf) ? n : trimmed_len(buf, n), source, out, outlen,
+                           err, errlen);
     cookie_wipe(buf, sizeof(buf));
-    return cookie_valid(out, path, err, errlen);
+    return rc;
 }
 
 static int from_env(const char *var, char *out, size_t outlen, char *err, size_t errlen)
@@ -87,14 +108,7 @@ static int from_env(const char *var, char *out, size_t outlen, char *err, size_t
     if (!v) return 1;
     char src[128];
     snprintf(src, sizeof(src), "environment variable %s", var);
-    size_t n = strlen(v);
-    if (n > COOKIE_MAX || n + 1 > outlen) {
-        snprintf(err, errlen, "%s: the cookie is longer than %d bytes", src, COOKIE_MAX);
-        return -1;
-    }
-    memcpy(out, v, n + 1);
-    trim(out);
-    return cookie_valid(out, src, err, errlen);
+    return cookie_accept(v, trimmed_len(v, strlen(v)), src, out, outlen, err, errlen);
 }
 
 int cookie_load(const char *cli_file, const char *cfg_file, const char *cfg_env, char *out,

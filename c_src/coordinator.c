@@ -38,8 +38,11 @@ typedef struct member {
     size_t idx; /* position during a reconcile */
 } member;
 
+struct generation;
+
 typedef struct topo_state {
     coordinator *co;
+    struct generation *gen;
     const config_topology *t;
     discovery d;
     bool started;
@@ -61,6 +64,18 @@ typedef struct action_record {
     char reason[64];
 } action_record;
 
+/* One loaded configuration and the discoveries that run from it. A reload
+ * makes a new generation; the old one lives on until each of its
+ * discoveries has closed, since they point into its config. */
+typedef struct generation {
+    config *cfg; /* owned */
+    topo_state *topos;
+    size_t n_topos;
+    size_t open; /* discoveries started and not yet closed */
+    bool retiring;
+    struct generation *next; /* retiring generations */
+} generation;
+
 /* One RPC in flight for a planned action. */
 typedef struct action_ctx {
     coordinator *co;
@@ -73,11 +88,14 @@ typedef struct action_ctx {
 
 struct coordinator {
     uv_loop_t *loop;
-    const config *cfg;
+    char *config_path; /* for SIGHUP reloads */
+    generation *gen;   /* the current configuration */
+    generation *retiring;
+    const config *cfg; /* gen->cfg */
     cnode *cn;
     coordinator_mode mode;
     links *ls;
-    topo_state *topos;
+    topo_state *topos; /* gen->topos */
     size_t n_topos;
     member **members; /* sorted by name */
     size_t n_members;
@@ -96,6 +114,7 @@ struct coordinator {
 };
 
 static void schedule_reconcile(coordinator *co, uint64_t delay_ms);
+static void poll_cb(uv_timer_t *t);
 
 /* ---- small helpers ---- */
 
@@ -893,9 +912,192 @@ static void on_discovery(discovery *d, const discovery_result *r)
     schedule_reconcile(co, RECONCILE_DELAY_MS);
 }
 
+static void generation_free(generation *g)
+{
+    if (!g) return;
+    for (size_t t = 0; t < g->n_topos; t++)
+        free_strv(g->topos[t].members, g->topos[t].n_members);
+    free(g->topos);
+    config_free(g->cfg);
+    free(g);
+}
+
 static void on_discovery_closed(discovery *d)
 {
-    (void)d;
+    topo_state *ts = d->owner;
+    generation *g = ts->gen;
+    coordinator *co = ts->co;
+    if (g->open > 0) g->open--;
+    if (!g->retiring || g->open > 0) return;
+    for (generation **pp = &co->retiring; *pp; pp = &(*pp)->next) {
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    }
+    generation_free(g);
+}
+
+/* A generation for cfg (owned from here on, also on failure). */
+static generation *generation_new(coordinator *co, config *cfg)
+{
+    generation *g = calloc(1, sizeof(*g));
+    topo_state *topos = calloc(cfg->n_topologies + 1, sizeof(topo_state));
+    if (!g || !topos) {
+        free(g);
+        free(topos);
+        config_free(cfg);
+        return NULL;
+    }
+    g->cfg = cfg;
+    g->topos = topos;
+    g->n_topos = cfg->n_topologies;
+    for (size_t t = 0; t < g->n_topos; t++) {
+        topo_state *ts = &g->topos[t];
+        ts->co = co;
+        ts->gen = g;
+        ts->t = &cfg->topologies[t];
+        ts->d.loop = co->loop;
+        ts->d.topology = ts->t;
+        ts->d.cfg = cfg;
+        ts->d.report = on_discovery;
+        ts->d.closed = on_discovery_closed;
+        ts->d.owner = ts;
+        ts->d.once = co->mode == COORD_FORM;
+    }
+    return g;
+}
+
+static int generation_start(generation *g, char *err, size_t errlen)
+{
+    for (size_t t = 0; t < g->n_topos; t++) {
+        topo_state *ts = &g->topos[t];
+        if (discovery_start(&ts->d, err, errlen) < 0) return -1;
+        ts->started = true;
+        g->open++;
+    }
+    return 0;
+}
+
+/* Stops g's discoveries; g is freed once they have all closed. */
+static void generation_retire(coordinator *co, generation *g)
+{
+    g->retiring = true;
+    g->next = co->retiring;
+    co->retiring = g;
+    size_t to_stop = 0;
+    for (size_t t = 0; t < g->n_topos; t++)
+        if (g->topos[t].started) to_stop++;
+    if (to_stop == 0) {
+        co->retiring = g->next;
+        generation_free(g);
+        return;
+    }
+    for (size_t t = 0; t < g->n_topos; t++) {
+        if (!g->topos[t].started) continue;
+        g->topos[t].started = false;
+        discovery_stop(&g->topos[t].d); /* may free g on its last close */
+    }
+}
+
+static void links_settings_from(const config *cfg, links_settings *s)
+{
+    s->connect_timeout_ms = (unsigned)cfg->node.connect_timeout_ms;
+    s->rpc_timeout_ms = (unsigned)cfg->node.rpc_timeout_ms;
+    s->net_ticktime_s = (unsigned)cfg->node.net_ticktime_s;
+    s->backoff_min_ms = (unsigned)cfg->backoff_min_ms;
+    s->backoff_max_ms = (unsigned)cfg->backoff_max_ms;
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* SIGHUP: load the file again. A bad file is rejected whole and the running
+ * configuration kept. Otherwise topologies are swapped: a topology that keeps
+ * its name keeps its last good members until its new discovery answers, so
+ * links that stay desired are never dropped; members no topology wants any
+ * more are forgotten (our link closed; nothing is disconnected on the
+ * members, as removal needs positive evidence from discovery). */
+static void coordinator_reload(coordinator *co)
+{
+    config *cfg = NULL;
+    config_diag diag = {0};
+    int rc = config_load_file(co->config_path, &cfg, &diag);
+    for (size_t i = 0; i < diag.n_errors; i++)
+        log_event(LOG_LEVEL_ERROR, "reload rejected: configuration error", "error",
+                  diag.errors[i], LOG_END);
+    for (size_t i = 0; i < diag.n_warnings; i++)
+        log_event(LOG_LEVEL_WARN, "configuration warning", "warning", diag.warnings[i], LOG_END);
+    config_diag_free(&diag);
+    if (rc < 0) {
+        log_event(LOG_LEVEL_WARN, "reload rejected; the running configuration stays",
+                  "config", co->config_path, LOG_END);
+        return;
+    }
+    if (cfg->node.visible) {
+        log_event(LOG_LEVEL_ERROR,
+                  "reload rejected: visibility: visible is not supported by this build",
+                  "config", co->config_path, LOG_END);
+        config_free(cfg);
+        return;
+    }
+    const config_node *a = &co->cfg->node, *b = &cfg->node;
+    if (str_differs(a->name, b->name) || a->longnames != b->longnames ||
+        str_differs(a->cookie_file, b->cookie_file) || str_differs(a->cookie_env, b->cookie_env))
+        log_event(LOG_LEVEL_WARN,
+                  "node name and cookie settings change only with a restart; keeping the "
+                  "running ones",
+                  LOG_END);
+    generation *g = generation_new(co, cfg);
+    if (!g) {
+        log_errorf("reload failed: out of memory");
+        return;
+    }
+    /* Carry over each kept topology's last good members and state. */
+    for (size_t t = 0; t < g->n_topos; t++) {
+        topo_state *nt = &g->topos[t];
+        for (size_t k = 0; k < co->n_topos; k++) {
+            topo_state *ot = &co->topos[k];
+            if (strcmp(ot->t->name, nt->t->name) != 0) continue;
+            nt->members = dup_strv(ot->members, ot->n_members);
+            nt->n_members = nt->members ? ot->n_members : 0;
+            nt->answered = ot->answered;
+            nt->last_ok = ot->last_ok;
+            nt->errors = ot->errors;
+            snprintf(nt->last_error, sizeof(nt->last_error), "%s", ot->last_error);
+        }
+    }
+    generation *old = co->gen;
+    co->gen = g;
+    co->cfg = g->cfg;
+    co->topos = g->topos;
+    co->n_topos = g->n_topos;
+    generation_retire(co, old);
+
+    links_settings s;
+    links_settings_from(co->cfg, &s);
+    links_update_settings(co->ls, &s);
+    uint64_t pi = (uint64_t)co->cfg->poll_interval_ms;
+    uv_timer_start(&co->poll_timer, poll_cb, pi, pi);
+
+    for (size_t i = co->n_members; i-- > 0;) {
+        member *m = co->members[i];
+        if (!member_desired(co, m->name) && !m->gone) {
+            log_event(LOG_LEVEL_INFO, "member no longer in any topology; forgotten", "node",
+                      m->name, LOG_END);
+            member_delete(co, m);
+        }
+    }
+    char err[512];
+    if (generation_start(g, err, sizeof(err)) < 0)
+        log_event(LOG_LEVEL_ERROR, "reload: a discovery did not start", "reason", err, LOG_END);
+    char count[24];
+    snprintf(count, sizeof(count), "%zu", g->n_topos);
+    log_event(LOG_LEVEL_INFO, "configuration reloaded", "config", co->config_path, "topologies",
+              count, LOG_END);
+    schedule_reconcile(co, RECONCILE_DELAY_MS);
 }
 
 /* ---- lifecycle ---- */
@@ -911,41 +1113,47 @@ static void signal_cb(uv_signal_t *s, int signum)
 {
     coordinator *co = s->data;
     if (signum == SIGHUP) {
-        log_event(LOG_LEVEL_WARN,
-                  "SIGHUP: configuration reload is not supported by this build; "
-                  "restart clusterd to apply changes",
-                  LOG_END);
+        log_event(LOG_LEVEL_INFO, "SIGHUP: reloading the configuration", "config",
+                  co->config_path, LOG_END);
+        if (!co->stopping) coordinator_reload(co);
         return;
     }
     log_event(LOG_LEVEL_INFO, "stopping", "signal", signum == SIGTERM ? "TERM" : "INT", LOG_END);
     coordinator_stop(co);
 }
 
-coordinator *coordinator_new(uv_loop_t *loop, const config *cfg, cnode *cn, coordinator_mode mode)
+coordinator *coordinator_new(uv_loop_t *loop, config *cfg, const char *config_path, cnode *cn,
+                             coordinator_mode mode)
 {
     coordinator *co = calloc(1, sizeof(*co));
-    if (!co) return NULL;
+    if (!co) {
+        config_free(cfg);
+        return NULL;
+    }
     co->loop = loop;
-    co->cfg = cfg;
     co->cn = cn;
     co->mode = mode;
-    links_settings s = {.connect_timeout_ms = (unsigned)cfg->node.connect_timeout_ms,
-                        .rpc_timeout_ms = (unsigned)cfg->node.rpc_timeout_ms,
-                        .net_ticktime_s = (unsigned)cfg->node.net_ticktime_s,
-                        .backoff_min_ms = (unsigned)cfg->backoff_min_ms,
-                        .backoff_max_ms = (unsigned)cfg->backoff_max_ms};
+    co->config_path = config_path ? strdup(config_path) : NULL;
+    co->gen = generation_new(co, cfg);
+    if (!co->gen) {
+        coordinator_free(co);
+        return NULL;
+    }
+    co->cfg = co->gen->cfg;
+    co->topos = co->gen->topos;
+    co->n_topos = co->gen->n_topos;
+    links_settings s;
+    links_settings_from(co->cfg, &s);
     links_handlers h = {.on_up = on_link_up,
                         .on_down = on_link_down,
                         .on_snapshot = on_snapshot,
                         .on_event = on_event,
                         .on_request = on_request};
     co->ls = links_new(loop, cn, &s, &h, co);
-    co->topos = calloc(cfg->n_topologies + 1, sizeof(topo_state));
-    if (!co->ls || !co->topos) {
+    if (!co->ls) {
         coordinator_free(co);
         return NULL;
     }
-    co->n_topos = cfg->n_topologies;
     uv_timer_init(loop, &co->reconcile_timer);
     co->reconcile_timer.data = co;
     uv_timer_init(loop, &co->poll_timer);
@@ -965,24 +1173,10 @@ int coordinator_start(coordinator *co, char *err, size_t errlen)
     co->sig_term.data = co->sig_int.data = co->sig_hup.data = co;
     uv_signal_start(&co->sig_term, signal_cb, SIGTERM);
     uv_signal_start(&co->sig_int, signal_cb, SIGINT);
-    uv_signal_start(&co->sig_hup, signal_cb, SIGHUP);
+    if (co->config_path) uv_signal_start(&co->sig_hup, signal_cb, SIGHUP);
     uint64_t pi = (uint64_t)co->cfg->poll_interval_ms;
     uv_timer_start(&co->poll_timer, poll_cb, pi, pi);
-    for (size_t t = 0; t < co->n_topos; t++) {
-        topo_state *ts = &co->topos[t];
-        ts->co = co;
-        ts->t = &co->cfg->topologies[t];
-        ts->d.loop = co->loop;
-        ts->d.topology = ts->t;
-        ts->d.cfg = co->cfg;
-        ts->d.report = on_discovery;
-        ts->d.closed = on_discovery_closed;
-        ts->d.owner = ts;
-        ts->d.once = false;
-        if (discovery_start(&ts->d, err, errlen) < 0) return -1;
-        ts->started = true;
-    }
-    return 0;
+    return generation_start(co->gen, err, errlen);
 }
 
 static void close_handle(uv_handle_t *h)
@@ -1015,10 +1209,14 @@ void coordinator_free(coordinator *co)
     for (size_t i = 0; i < co->n_members; i++)
         member_free(co->members[i]);
     free(co->members);
-    for (size_t t = 0; t < co->n_topos; t++)
-        free_strv(co->topos[t].members, co->topos[t].n_members);
-    free(co->topos);
+    generation_free(co->gen);
+    while (co->retiring) {
+        generation *g = co->retiring;
+        co->retiring = g->next;
+        generation_free(g);
+    }
     links_free(co->ls);
+    free(co->config_path);
     free(co);
 }
 

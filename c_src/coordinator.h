@@ -20,9 +20,11 @@ typedef enum {
     COORD_FORM, /* the same, but stop once the full mesh holds (CLI `form`) */
 } coordinator_mode;
 
-/* Creates the coordinator on loop with cfg (borrowed; must outlive it) and
- * an initialised, published cnode (borrowed). */
-coordinator *coordinator_new(uv_loop_t *loop, const config *cfg, cnode *cn, coordinator_mode mode);
+/* Creates the coordinator on loop. It owns cfg from here on (also when it
+ * fails); config_path (copied; NULL = no SIGHUP reloads) is re-read on
+ * SIGHUP. cn is an initialised cnode (borrowed). */
+coordinator *coordinator_new(uv_loop_t *loop, config *cfg, const char *config_path, cnode *cn,
+                             coordinator_mode mode);
 /* Starts discovery and links. 0 or -1 with err. */
 int coordinator_start(coordinator *co, char *err, size_t errlen);
 /* Stops everything; the loop then drains and uv_run returns. */

@@ -89,8 +89,7 @@ int dist_decode(const char *pkt, size_t len, dist_msg *m, char *err, size_t errl
     case DIST_REG_SEND: /* {6, From, Unused, ToName} */
     case DIST_REG_SEND_TT:
         ok = arity >= 4 && decode_pid_at(ctl, &idx, &m->from) == 0 &&
-             skip_term_at(ctl, ctl_size, &idx) == 0 &&
-             ei_decode_atom(ctl, &idx, m->toname) == 0;
+             skip_term_at(ctl, ctl_size, &idx) == 0 && ei_decode_atom(ctl, &idx, m->toname) == 0;
         m->has_from = ok;
         m->has_toname = ok;
         break;

@@ -123,7 +123,8 @@ static int walk_atom(walker *w, size_t *utf8_len)
     if (utf8_len) {
         *utf8_len = n;
         if (latin1)
-            for (uint32_t i = 0; i < n; i++) *utf8_len += w->p[w->pos + i] >> 7;
+            for (uint32_t i = 0; i < n; i++)
+                *utf8_len += w->p[w->pos + i] >> 7;
     }
     w->pos += n;
     return 0;
@@ -276,6 +277,9 @@ static int walk(walker *w, int depth)
         return skip(w, n);
     case LIST_EXT: /* elements, then the tail */
         if (get_len(w, 4, &n) < 0) return -1;
+        /* [] is NIL_EXT; ei callers take a list header of 0 for [] and
+         * would never read the tail of an empty LIST_EXT. */
+        if (n == 0) return fail(w, "empty list with a tail");
         if (n > w->len - w->pos) return fail(w, "list length exceeds the data");
         if (walk_elements(w, n, depth + 1) < 0) return -1;
         return walk(w, depth + 1);
@@ -308,7 +312,8 @@ static int walk(walker *w, int depth)
 
 int term_validate(const char *buf, size_t len, size_t *used, char *err, size_t errlen)
 {
-    walker w = {.p = (const unsigned char *)buf, .len = len, .pos = 0, .err = err, .errlen = errlen};
+    walker w = {
+        .p = (const unsigned char *)buf, .len = len, .pos = 0, .err = err, .errlen = errlen};
     if (walk(&w, 0) < 0) return -1;
     *used = w.pos;
     return 0;

@@ -105,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *pkt;
         size_t plen, used;
         int fr = dist_frame(in + off, size - off, &pkt, &plen, &used);
-        if (fr < 0) break; /* conn.c closes the connection */
+        if (fr < 0) break;  /* conn.c closes the connection */
         if (fr == 0) break; /* waits for more bytes */
         CHECK(pkt == in + off + 4 && used == 4 + plen && used <= size - off);
         if (plen > 0) {

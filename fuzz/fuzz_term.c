@@ -59,7 +59,7 @@ static int decode_typed(const char *buf, int *idx)
     case ERL_LIST_EXT: {
         int n = 0;
         if (ei_decode_list_header(buf, idx, &n) < 0) return -1;
-        if (n == 0) return 0; /* NIL */
+        if (type == ERL_NIL_EXT) return 0;
         for (int i = 0; i < n; i++)
             if (decode_typed(buf, idx) < 0) return -1;
         return decode_typed(buf, idx); /* the tail */

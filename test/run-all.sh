@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test, in stages: unit tests (release, then ASan+UBSan), then the
 # integration suite against priv/clusterd and again against the sanitized
-# build/asan/clusterd. Called by `make test` after `make build asan`.
+# build/asan/clusterd, then a short run of each fuzz target (fuzz/Makefile's
+# fuzz-smoke). Called by `make test` after `make build asan`.
 # Prints one plain summary line "N passed, M failed" (stages) and exits 1 if
 # any stage failed.
 set -u
@@ -36,6 +37,9 @@ stage "integration (priv/clusterd)" \
   env CLUSTERD_BIN=priv/clusterd bash test/run-integration.sh
 stage "integration (build/asan/clusterd)" \
   env "${asan_env[@]}" CLUSTERD_BIN=build/asan/clusterd bash test/run-integration.sh
+if [ -f fuzz/Makefile ]; then
+  stage "fuzz (smoke)" make -C fuzz fuzz-smoke
+fi
 
 echo
 if [ "$failed" -gt 0 ]; then

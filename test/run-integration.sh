@@ -17,25 +17,31 @@ case "$CLUSTERD_BIN" in
           export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} ;;
   *) label=release ;;
 esac
-export CLUSTERD_TEST_TMP=${CLUSTERD_TEST_TMP:-$PWD/test/tmp/integration-$label}
-export CLUSTERD_TEST_RUN="run-$$-$(date +%s)"
-rm -rf "$CLUSTERD_TEST_TMP"
+export CLUSTERD_TEST_RUN="run-$(date +%Y%m%d-%H%M%S)-$$"
+if [ -z "${CLUSTERD_TEST_TMP:-}" ]; then
+  # One directory per run (runs may overlap on a shared checkout); keep the
+  # newest five, and a `latest` link.
+  parent=$PWD/test/tmp/integration-$label
+  mkdir -p "$parent"
+  ls -1d "$parent"/run-* 2>/dev/null | sort | head -n -4 | xargs -r rm -rf
+  export CLUSTERD_TEST_TMP=$parent/$CLUSTERD_TEST_RUN
+  ln -sfn "$CLUSTERD_TEST_RUN" "$parent/latest"
+fi
 mkdir -p "$CLUSTERD_TEST_TMP"
-pidfile=$CLUSTERD_TEST_TMP/pids
 
 # Safety net if the observer dies before its on_exit callbacks ran: every
-# process the harness started carries CLUSTERD_TEST_RUN in its environment;
-# kill (by pid) only those that still do.
+# process the harness started (and anything those started) carries this run's
+# unique CLUSTERD_TEST_RUN in its environment; kill, by pid, only those.
 reap() {
-  [ -f "$pidfile" ] || return 0
-  while read -r pid; do
-    [ -n "$pid" ] || continue
-    [ -r "/proc/$pid/environ" ] || continue
-    if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx "CLUSTERD_TEST_RUN=$CLUSTERD_TEST_RUN"; then
+  local f pid
+  for f in /proc/[0-9]*/environ; do
+    pid=${f#/proc/}; pid=${pid%/environ}
+    [ "$pid" = "$$" ] && continue
+    if tr '\0' '\n' 2>/dev/null < "$f" | grep -qx "CLUSTERD_TEST_RUN=$CLUSTERD_TEST_RUN"; then
       echo "run-integration: killing leftover process $pid" >&2
       kill -KILL "$pid" 2>/dev/null
     fi
-  done < "$pidfile"
+  done
 }
 trap reap EXIT
 trap 'exit 130' INT TERM
@@ -44,7 +50,7 @@ echo "== integration tests: $CLUSTERD_BIN (logs in $CLUSTERD_TEST_TMP)"
 # No --name here: the harness starts distribution itself once the observer's
 # EPMD module is loaded (the observer registers in no epmd and spawns none).
 elixir --hidden \
-  --erl "-epmd_module Elixir.Clusterd.ObserverEpmd -setcookie observer-boot -start_epmd false" \
+  --erl "-epmd_module Elixir.Clusterd.ObserverEpmd -setcookie observer-boot -start_epmd false +Bd" \
   test/integration/test_helper.exs "$@"
 status=$?
 exit $status

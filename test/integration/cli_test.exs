@@ -14,7 +14,9 @@ defmodule Clusterd.CliTest do
   test "--help describes the commands", ctx do
     r = H.run_cli(ctx, ["--help"])
     assert r.status == 0, r.err
-    for cmd <- ~w(run check status), do: assert(r.out =~ cmd, "--help does not mention #{cmd}:\n#{r.out}")
+
+    for cmd <- ~w(run check status),
+        do: assert(r.out =~ cmd, "--help does not mention #{cmd}:\n#{r.out}")
   end
 
   test "an unknown command or option is an error, not a crash", ctx do

@@ -61,7 +61,10 @@ defmodule Clusterd.ConfigErrorsTest do
 
       for {line, col, msg} <- reported do
         assert line >= 1 and line <= length(lines)
-        assert col >= 1 and col <= String.length(Enum.at(lines, line - 1)) + 1, "column #{col} on line #{line}"
+
+        assert col >= 1 and col <= String.length(Enum.at(lines, line - 1)) + 1,
+               "column #{col} on line #{line}"
+
         assert String.trim(msg) != ""
       end
     end

@@ -19,7 +19,9 @@ defmodule Clusterd.CoordinatorRestartTest do
 
     assert {:ok, _} = H.stop_clusterd(h, "KILL")
     wait_gone_from_members(ctx, members, h.node)
-    assert H.full_mesh?(members), "the mesh broke when clusterd was killed:\n" <> H.mesh_report(members)
+
+    assert H.full_mesh?(members),
+           "the mesh broke when clusterd was killed:\n" <> H.mesh_report(members)
 
     h2 = H.start_clusterd(ctx, config)
     H.wait_for_hidden_peer(ctx, members, h2.node)
@@ -30,11 +32,14 @@ defmodule Clusterd.CoordinatorRestartTest do
     assert_no_harm(ctx, members, ids)
 
     # The killed instance's forwarders died with its connections.
-    alive = for {m, p} <- old_forwarders, :erpc.call(m, :erlang, :is_process_alive, [p]), do: {m, p}
+    alive =
+      for {m, p} <- old_forwarders, :erpc.call(m, :erlang, :is_process_alive, [p]), do: {m, p}
+
     assert alive == [], "forwarders of the killed clusterd are still alive: #{inspect(alive)}"
   end
 
-  test "a second clusterd (another name) on the same topology at the same time does no harm", ctx do
+  test "a second clusterd (another name) on the same topology at the same time does no harm",
+       ctx do
     [n1, n2 | _] = members = H.start_erl_nodes(ctx, ~w(n1 n2 n3 n4 n5))
     h1 = H.start_clusterd(ctx, H.write_config(ctx, hosts: members))
     H.wait_for_full_mesh(ctx, members)
@@ -43,7 +48,9 @@ defmodule Clusterd.CoordinatorRestartTest do
     H.install_link_monitors(members)
     ids = H.connection_ids(members)
 
-    config2 = H.write_config(ctx, file: "clusterd2.yaml", name: "clusterd2@127.0.0.1", hosts: members)
+    config2 =
+      H.write_config(ctx, file: "clusterd2.yaml", name: "clusterd2@127.0.0.1", hosts: members)
+
     h2 = H.start_clusterd(ctx, config2, label: "clusterd2", node: :"clusterd2@127.0.0.1")
     H.wait_for_hidden_peer(ctx, members, h2.node)
     Process.sleep(6_000)
@@ -58,20 +65,21 @@ defmodule Clusterd.CoordinatorRestartTest do
     Process.sleep(4_000)
     assert H.full_mesh?(members), H.mesh_report(members)
     events = H.link_events(members)
-    assert Enum.all?(events, fn {_, e} -> e == [] end), "links flapped after the heal: #{inspect(events)}"
+
+    assert Enum.all?(events, fn {_, e} -> e == [] end),
+           "links flapped after the heal: #{inspect(events)}"
   end
 
   defp wait_gone_from_members(ctx, members, cnode) do
-    gone? = fn ->
-      Enum.all?(members, fn m -> match?({:ok, l} when is_list(l), H.nodes_of(m, :hidden)) and cnode not in elem(H.nodes_of(m, :hidden), 1) end)
-    end
-
-    assert {:ok, _} = H.wait_until(15_000, gone?),
+    assert {:ok, _} =
+             H.wait_until(15_000, fn -> Enum.all?(members, &H.not_peer?(&1, cnode, :hidden)) end),
            "#{cnode} still connected to members after it died\n" <> H.clusterd_logs_tail(ctx)
   end
 
   defp assert_no_harm(ctx, members, ids) do
-    assert H.full_mesh?(members), "not a full mesh:\n#{H.mesh_report(members)}\n#{H.clusterd_logs_tail(ctx)}"
+    assert H.full_mesh?(members),
+           "not a full mesh:\n#{H.mesh_report(members)}\n#{H.clusterd_logs_tail(ctx)}"
+
     events = H.link_events(members)
     assert Enum.all?(events, fn {_, e} -> e == [] end), "member links dropped: #{inspect(events)}"
     now = H.connection_ids(members)

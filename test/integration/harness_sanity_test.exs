@@ -7,7 +7,8 @@ defmodule Clusterd.HarnessSanityTest do
 
   setup context, do: {:ok, Harness.setup_test(context)}
 
-  test "nodes start unconnected, register in our epmd, and the observer can link and unlink them", ctx do
+  test "nodes start unconnected, register in our epmd, and the observer can link and unlink them",
+       ctx do
     [n1, n2, n3] = nodes = Harness.start_erl_nodes(ctx, ~w(n1 n2 n3), connect_all: false)
 
     assert Enum.sort(Harness.epmd_names(ctx)) == ~w(n1 n2 n3)
@@ -23,6 +24,7 @@ defmodule Clusterd.HarnessSanityTest do
 
     assert :erpc.call(n1, :erlang, :disconnect_node, [n2]) == true
     assert {:ok, _} = Harness.wait_until(5000, fn -> Harness.nodes_of(n2) == {:ok, []} end)
+
     assert {:ok, _} =
              Harness.wait_until(5000, fn ->
                match?(%{^n1 => [{^n2, _}], ^n2 => [{^n1, _}]}, Harness.link_events([n1, n2]))
@@ -61,7 +63,9 @@ defmodule Clusterd.HarnessSanityTest do
   end
 
   test "the JSON decoder" do
-    text = ~S({"a": [1, -2.5e1, true, false, null], "b": {"c": "x\"\u00e9\ud83d\ude00\n"}, "d": []})
+    text =
+      ~S({"a": [1, -2.5e1, true, false, null], "b": {"c": "x\"\u00e9\ud83d\ude00\n"}, "d": []})
+
     assert JSON.decode!(text) == %{
              "a" => [1, -25.0, true, false, nil],
              "b" => %{"c" => "x\"é😀\n"},

@@ -22,10 +22,13 @@ defmodule Clusterd.HealTest do
     end
 
     events = H.link_events(members)
-    assert length(for {^n2, _} <- events[n1], do: 1) >= 3, "n1 never saw n2 go down: #{inspect(events)}"
+
+    assert length(for {^n2, _} <- events[n1], do: 1) >= 3,
+           "n1 never saw n2 go down: #{inspect(events)}"
   end
 
-  test "with connect_all false only clusterd can heal: one cut link, then a member cut from all its peers", ctx do
+  test "with connect_all false only clusterd can heal: one cut link, then a member cut from all its peers",
+       ctx do
     [n1, n2, n3 | _] = members = H.start_erl_nodes(ctx, ~w(n1 n2 n3 n4 n5), connect_all: false)
     start_and_mesh(ctx, members)
 

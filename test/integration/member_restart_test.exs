@@ -15,10 +15,7 @@ defmodule Clusterd.MemberRestartTest do
     H.kill_node(ctx, n3)
     others = members -- [n3]
 
-    assert {:ok, _} =
-             H.wait_until(15_000, fn ->
-               Enum.all?(others, fn m -> match?({:ok, l} when is_list(l), H.nodes_of(m)) and n3 not in elem(H.nodes_of(m), 1) end)
-             end)
+    assert {:ok, _} = H.wait_until(15_000, fn -> Enum.all?(others, &H.not_peer?(&1, n3)) end)
 
     assert H.full_mesh?(others), "the others lost links when n3 died:\n" <> H.mesh_report(others)
 

@@ -6,7 +6,8 @@ defmodule Clusterd.MeshFormationTest do
 
   setup context, do: {:ok, H.setup_test(context)}
 
-  test "six nodes started with connect_all false (nothing meshes by itself) form a full mesh", ctx do
+  test "six nodes started with connect_all false (nothing meshes by itself) form a full mesh",
+       ctx do
     forms_full_mesh(ctx, connect_all: false)
   end
 
@@ -16,7 +17,9 @@ defmodule Clusterd.MeshFormationTest do
 
   defp forms_full_mesh(ctx, node_opts) do
     members = H.start_erl_nodes(ctx, ~w(n1 n2 n3 n4 n5 n6), node_opts)
-    for m <- members, do: assert(H.nodes_of(m) == {:ok, []}, "#{m} is connected before clusterd runs")
+
+    for m <- members,
+        do: assert(H.nodes_of(m) == {:ok, []}, "#{m} is connected before clusterd runs")
 
     h = H.start_clusterd(ctx, H.write_config(ctx, hosts: members))
     H.wait_for_full_mesh(ctx, members)

@@ -19,32 +19,44 @@ defmodule Clusterd.ShutdownTest do
 
     running =
       case H.wait_until(15_000, fn -> (f = fw.()) |> Enum.all?(fn {_, l} -> l != [] end) && f end) do
-        {:ok, f} -> f
-        :timeout -> flunk("no forwarder process found on some member while clusterd runs: #{inspect(fw.())}")
+        {:ok, f} ->
+          f
+
+        :timeout ->
+          flunk(
+            "no forwarder process found on some member while clusterd runs: #{inspect(fw.())}"
+          )
       end
 
     H.install_link_monitors(members)
     ids = H.connection_ids(members)
 
-    assert {:ok, 0} = H.stop_clusterd(h, "TERM"), "clusterd did not exit 0 on SIGTERM:\n" <> H.clusterd_logs_tail(ctx)
+    assert {:ok, 0} = H.stop_clusterd(h, "TERM"),
+           "clusterd did not exit 0 on SIGTERM:\n" <> H.clusterd_logs_tail(ctx)
 
     assert {:ok, _} =
-             H.wait_until(10_000, fn ->
-               Enum.all?(members, fn m -> h.node not in elem(H.nodes_of(m, :hidden), 1) end)
-             end)
+             H.wait_until(10_000, fn -> Enum.all?(members, &H.not_peer?(&1, h.node, :hidden)) end)
 
     case H.wait_until(10_000, fn -> Enum.all?(fw.(), fn {_, l} -> l == [] end) end) do
       {:ok, _} -> :ok
       :timeout -> flunk("processes left on members after clusterd stopped: #{inspect(fw.())}")
     end
 
-    left = for {m, l} <- running, {p, _} <- l, :erpc.call(m, :erlang, :is_process_alive, [p]), do: {m, p}
+    left =
+      for {m, l} <- running,
+          {p, _} <- l,
+          :erpc.call(m, :erlang, :is_process_alive, [p]),
+          do: {m, p}
+
     assert left == [], "forwarders still alive: #{inspect(left)}"
 
     # The mesh is untouched, now and a little later.
     for _ <- 1..2 do
       assert H.full_mesh?(members), H.mesh_report(members)
-      assert Enum.all?(H.link_events(members), fn {_, e} -> e == [] end), inspect(H.link_events(members))
+
+      assert Enum.all?(H.link_events(members), fn {_, e} -> e == [] end),
+             inspect(H.link_events(members))
+
       assert H.connection_ids(members) == ids
       Process.sleep(2_000)
     end
@@ -57,7 +69,9 @@ defmodule Clusterd.ShutdownTest do
     H.wait_for_hidden_peer(ctx, members, h.node)
     ids = H.connection_ids(members)
 
-    assert {:ok, 0} = H.stop_clusterd(h, "INT"), "clusterd did not exit 0 on SIGINT:\n" <> H.clusterd_logs_tail(ctx)
+    assert {:ok, 0} = H.stop_clusterd(h, "INT"),
+           "clusterd did not exit 0 on SIGINT:\n" <> H.clusterd_logs_tail(ctx)
+
     Process.sleep(1_000)
     assert H.full_mesh?(members), H.mesh_report(members)
     assert H.connection_ids(members) == ids

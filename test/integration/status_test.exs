@@ -6,7 +6,8 @@ defmodule Clusterd.StatusTest do
 
   setup context, do: {:ok, Harness.setup_test(context)}
 
-  test "status --json against a running coordinator: topologies, members, full_mesh, last_actions", ctx do
+  test "status --json against a running coordinator: topologies, members, full_mesh, last_actions",
+       ctx do
     members = H.start_erl_nodes(ctx, ~w(n1 n2 n3 n4), connect_all: false)
     config = H.write_config(ctx, hosts: members)
     h = H.start_clusterd(ctx, config)
@@ -18,20 +19,29 @@ defmodule Clusterd.StatusTest do
     {r, j} =
       case H.wait_until(20_000, fn ->
              r = H.run_cli(ctx, args)
-             with 0 <- r.status, {:ok, %{"full_mesh" => true} = j} <- JSON.decode(r.out), do: {r, j}, else: (_ -> false)
+
+             with 0 <- r.status,
+                  {:ok, %{"full_mesh" => true} = j} <- JSON.decode(r.out),
+                  do: {r, j},
+                  else: (_ -> false)
            end) do
         {:ok, rj} ->
           rj
 
         :timeout ->
           r = H.run_cli(ctx, args)
-          flunk("status never reported full_mesh true; exit #{r.status}\nstdout:\n#{r.out}\nstderr:\n#{r.err}")
+
+          flunk(
+            "status never reported full_mesh true; exit #{r.status}\nstdout:\n#{r.out}\nstderr:\n#{r.err}"
+          )
       end
 
     assert r.status == 0
     assert %{"test" => _} = j["topologies"], "topologies: #{inspect(j["topologies"])}"
+
     assert Enum.sort(member_names(j["members"])) == Enum.sort(Enum.map(members, &to_string/1)),
            "members: #{inspect(j["members"])}"
+
     assert j["full_mesh"] == true
     assert is_list(j["last_actions"])
 
@@ -45,11 +55,22 @@ defmodule Clusterd.StatusTest do
     # Human output names every member.
     r3 = H.run_cli(ctx, Enum.drop(args, -1))
     assert r3.status == 0, r3.err
-    for m <- members, do: assert(r3.out =~ to_string(m), "human status does not name #{m}:\n#{r3.out}")
+
+    for m <- members,
+        do: assert(r3.out =~ to_string(m), "human status does not name #{m}:\n#{r3.out}")
   end
 
   test "status exits 1 when no coordinator is running", ctx do
-    r = H.run_cli(ctx, ["status", "--coordinator", "clusterd@127.0.0.1", "--cookie-file", ctx.cookie_file, "--json"])
+    r =
+      H.run_cli(ctx, [
+        "status",
+        "--coordinator",
+        "clusterd@127.0.0.1",
+        "--cookie-file",
+        ctx.cookie_file,
+        "--json"
+      ])
+
     assert r.status == 1, "exit #{r.status}\nstdout:\n#{r.out}\nstderr:\n#{r.err}"
   end
 

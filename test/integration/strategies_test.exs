@@ -6,7 +6,8 @@ defmodule Clusterd.StrategiesTest do
 
   setup context, do: {:ok, H.setup_test(context)}
 
-  test "Cluster.Strategy.LocalEpmd meshes every node in this host's epmd, including one that comes later", ctx do
+  test "Cluster.Strategy.LocalEpmd meshes every node in this host's epmd, including one that comes later",
+       ctx do
     members = H.start_erl_nodes(ctx, ~w(n1 n2 n3), connect_all: false)
     topo = [{"local", "Cluster.Strategy.LocalEpmd", [polling_interval: 1000]}]
     h = H.start_clusterd(ctx, H.write_config(ctx, topologies: topo))
@@ -17,11 +18,16 @@ defmodule Clusterd.StrategiesTest do
     assert_only_members_visible(ctx, [n4 | members], h)
   end
 
-  test "Cluster.Strategy.ErlangHosts with a hosts file '127.0.0.1'. meshes the nodes there", ctx do
+  test "Cluster.Strategy.ErlangHosts with a hosts file '127.0.0.1'. meshes the nodes there",
+       ctx do
     hosts_file = Path.join(ctx.dir, "hosts.erlang")
     File.write!(hosts_file, "'127.0.0.1'.\n")
     members = H.start_erl_nodes(ctx, ~w(n1 n2 n3), connect_all: false)
-    topo = [{"hosts", "Cluster.Strategy.ErlangHosts", [hosts_file: hosts_file, polling_interval: 1000]}]
+
+    topo = [
+      {"hosts", "Cluster.Strategy.ErlangHosts", [hosts_file: hosts_file, polling_interval: 1000]}
+    ]
+
     h = H.start_clusterd(ctx, H.write_config(ctx, topologies: topo))
     H.wait_for_full_mesh(ctx, members)
 
@@ -32,7 +38,12 @@ defmodule Clusterd.StrategiesTest do
 
   test "Cluster.Strategy.Epmd with Elixir nodes among the members", ctx do
     erl = H.start_erl_nodes(ctx, ~w(n1 n2), connect_all: false)
-    ex = [H.start_elixir(ctx, "e1", connect_all: false, wait: false), H.start_elixir(ctx, "e2", connect_all: false, wait: false)]
+
+    ex = [
+      H.start_elixir(ctx, "e1", connect_all: false, wait: false),
+      H.start_elixir(ctx, "e2", connect_all: false, wait: false)
+    ]
+
     Enum.each(ex, &H.wait_node_up/1)
     members = erl ++ ex
 

@@ -11,13 +11,20 @@ end
 
 Clusterd.Harness.start_observer!()
 
-ExUnit.start(autorun: false, max_cases: 1, timeout: 300_000, trace: System.get_env("TRACE") == "1")
+ExUnit.start(
+  autorun: false,
+  max_cases: 1,
+  timeout: 300_000,
+  trace: System.get_env("TRACE") == "1"
+)
 
 patterns = System.argv()
 
 files =
   Path.wildcard(Path.join(__DIR__, "*_test.exs"))
-  |> Enum.filter(fn f -> patterns == [] or Enum.any?(patterns, &String.contains?(Path.basename(f), &1)) end)
+  |> Enum.filter(fn f ->
+    patterns == [] or Enum.any?(patterns, &String.contains?(Path.basename(f), &1))
+  end)
   |> Enum.sort()
 
 if files == [] do

@@ -26,12 +26,15 @@ defmodule Clusterd.Harness do
   def tmp_root,
     do: Path.expand(System.get_env("CLUSTERD_TEST_TMP") || "test/tmp/integration", root())
 
-  def run_id, do: System.get_env("CLUSTERD_TEST_RUN") || "manual-#{System.os_time(:second)}"
+  @doc "This run's tag, put in every child's environment (run-integration.sh reaps by it)."
+  def run_id, do: :persistent_term.get({__MODULE__, :run_id})
 
   # ------------------------------------------------------------- observer
 
   @doc "Called once by test_helper.exs: process registry and distribution."
   def start_observer! do
+    run_id = System.get_env("CLUSTERD_TEST_RUN") || "manual-#{System.os_time(:millisecond)}"
+    :persistent_term.put({__MODULE__, :run_id}, run_id)
     File.mkdir_p!(tmp_root())
     {:ok, _} = Procs.start(Path.join(tmp_root(), "pids"))
 
@@ -58,7 +61,12 @@ defmodule Clusterd.Harness do
   """
   def setup_test(context) do
     mod = context.module |> inspect() |> String.replace(~r/^Clusterd\.|Test$/, "")
-    slug = "#{mod}-#{context.test}" |> String.replace(~r/[^A-Za-z0-9_.-]+/, "_") |> String.slice(0, 100)
+    full = "#{mod}-#{context.test}"
+    hash = :erlang.phash2(full) |> Integer.to_string(36)
+
+    slug =
+      (full |> String.replace(~r/[^A-Za-z0-9_.-]+/, "_") |> String.slice(0, 90)) <> "-" <> hash
+
     dir = Path.join(tmp_root(), slug)
     File.rm_rf!(dir)
     File.mkdir_p!(dir)
@@ -81,7 +89,9 @@ defmodule Clusterd.Harness do
 
   @doc "Writes a cookie file with `mode` (default 0600) and returns its path."
   def write_cookie_file(ctx_or_dir, name, cookie, mode \\ 0o600)
-  def write_cookie_file(%{dir: dir}, name, cookie, mode), do: write_cookie_file(dir, name, cookie, mode)
+
+  def write_cookie_file(%{dir: dir}, name, cookie, mode),
+    do: write_cookie_file(dir, name, cookie, mode)
 
   def write_cookie_file(dir, name, cookie, mode) do
     path = Path.join(dir, name)
@@ -122,7 +132,10 @@ defmodule Clusterd.Harness do
     end
 
     for p <- Procs.list(group), p.kind == :node, do: Procs.wait_exit(p.os_pid, 5_000)
-    for p <- Procs.list(group), p.kind == :node, do: :erlang.disconnect_node(String.to_atom(p.label))
+
+    for p <- Procs.list(group),
+        p.kind == :node,
+        do: :erlang.disconnect_node(String.to_atom(p.label))
 
     for p <- Procs.list(group, :epmd), p.status == :running do
       Procs.signal(p.os_pid, "KILL")
@@ -221,7 +234,17 @@ defmodule Clusterd.Harness do
         " "
       )
 
-    args = ["--name", "#{node}", "--cookie", cookie, "--erl", erl_args, "-e", "Process.sleep(:infinity)"]
+    args = [
+      "--name",
+      "#{node}",
+      "--cookie",
+      cookie,
+      "--erl",
+      erl_args,
+      "-e",
+      "Process.sleep(:infinity)"
+    ]
+
     start_member(ctx, node, cookie, "elixir", args, opts)
   end
 
@@ -275,13 +298,29 @@ defmodule Clusterd.Harness do
     kind, reason -> {:error, {kind, reason}}
   end
 
+  @doc "Whether `member` answers and lists `peer` in erlang:nodes(type)."
+  def peer?(member, peer, type \\ :visible) do
+    case nodes_of(member, type) do
+      {:ok, list} -> peer in list
+      {:error, _} -> false
+    end
+  end
+
+  @doc "Whether `member` answers and does not list `peer` in erlang:nodes(type)."
+  def not_peer?(member, peer, type \\ :visible) do
+    case nodes_of(member, type) do
+      {:ok, list} -> peer not in list
+      {:error, _} -> false
+    end
+  end
+
   @doc "Pairs {a, b} of `members` where a does not see b (or a did not answer)."
   def missing_links(members) do
     for a <- members,
         seen = nodes_of(a),
         b <- members,
         b != a,
-        not match?({:ok, l} when is_list(l), seen) or b not in elem(seen, 1),
+        not match?({:ok, list} when is_list(list), seen) or b not in elem(seen, 1),
         do: {a, b}
   end
 
@@ -319,27 +358,25 @@ defmodule Clusterd.Harness do
 
   @doc "Waits until `cnode` is a hidden peer of every member (clusterd is connected to all)."
   def wait_for_hidden_peer(ctx, members, cnode, timeout \\ 20_000) do
-    ok? = fn ->
-      Enum.all?(members, fn m ->
-        match?({:ok, l} when is_list(l), nodes_of(m, :hidden)) and cnode in elem(nodes_of(m, :hidden), 1)
-      end)
-    end
-
-    case wait_until(timeout, ok?) do
+    case wait_until(timeout, fn -> Enum.all?(members, &peer?(&1, cnode, :hidden)) end) do
       {:ok, _} ->
         :ok
 
       :timeout ->
         views = for m <- members, do: "  #{m} hidden peers: #{inspect(nodes_of(m, :hidden))}"
-        flunk("#{cnode} is not connected to every member after #{timeout} ms\n" <>
-                Enum.join(views, "\n") <> "\n" <> clusterd_logs_tail(ctx))
+
+        flunk(
+          "#{cnode} is not connected to every member after #{timeout} ms\n" <>
+            Enum.join(views, "\n") <> "\n" <> clusterd_logs_tail(ctx)
+        )
     end
   end
 
   @doc "Connection id of every link between members, as each member reports it."
   def connection_ids(members) do
     for m <- members,
-        {peer, %{connection_id: id}} <- :erpc.call(m, :erlang, :nodes, [:visible, %{connection_id: true}], 2000),
+        {peer, %{connection_id: id}} <-
+          :erpc.call(m, :erlang, :nodes, [:visible, %{connection_id: true}], 2000),
         peer in members,
         into: %{},
         do: {{m, peer}, id}
@@ -413,10 +450,16 @@ defmodule Clusterd.Harness do
     :erpc.call(node, :erlang, :processes, [], 5000)
     |> Enum.map(fn p ->
       {p,
-       :erpc.call(node, :erlang, :process_info, [
-         p,
-         [:registered_name, :initial_call, :current_function, :dictionary, :links, :monitors]
-       ], 5000)}
+       :erpc.call(
+         node,
+         :erlang,
+         :process_info,
+         [
+           p,
+           [:registered_name, :initial_call, :current_function, :dictionary, :links, :monitors]
+         ],
+         5000
+       )}
     end)
     |> Enum.filter(fn
       {_, :undefined} -> false
@@ -477,7 +520,11 @@ defmodule Clusterd.Harness do
     Enum.join(
       ["node:"] ++
         node_lines ++
-        ["reconcile:", "  poll_interval: #{Keyword.get(opts, :poll_interval, 2000)}", "topologies:"] ++
+        [
+          "reconcile:",
+          "  poll_interval: #{Keyword.get(opts, :poll_interval, 2000)}",
+          "topologies:"
+        ] ++
         List.flatten(topo_lines),
       "\n"
     ) <> "\n"
@@ -495,12 +542,24 @@ defmodule Clusterd.Harness do
   Returns a handle %{os_pid, log, label, node}.
   """
   def start_clusterd(ctx, config, opts \\ []) do
-    assert File.exists?(bin()), "clusterd binary not found: #{bin()} (set CLUSTERD_BIN or run make)"
+    assert File.exists?(bin()),
+           "clusterd binary not found: #{bin()} (set CLUSTERD_BIN or run make)"
+
     label = Keyword.get(opts, :label, "clusterd")
     log = Path.join(ctx.dir, "#{label}.log")
     if File.exists?(log), do: File.write!(log, "=== restarted ===\n", [:append])
     args = ["run", "-c", config] ++ Keyword.get(opts, :args, [])
-    os_pid = Procs.spawn(ctx.dir, :clusterd, label, bin(), args, env(ctx, Keyword.get(opts, :env, [])), log)
+
+    os_pid =
+      Procs.spawn(
+        ctx.dir,
+        :clusterd,
+        label,
+        bin(),
+        args,
+        env(ctx, Keyword.get(opts, :env, [])),
+        log
+      )
 
     %{
       os_pid: os_pid,
@@ -515,6 +574,9 @@ defmodule Clusterd.Harness do
     Procs.signal(h.os_pid, sig)
     Procs.wait_exit(h.os_pid, timeout)
   end
+
+  @doc "Sends a signal (\"HUP\", \"TERM\", ...) to clusterd."
+  def signal(h, sig), do: Procs.signal(h.os_pid, sig)
 
   @doc "Waits for clusterd to exit on its own: {:ok, exit_status} or :timeout."
   def wait_exit(h, timeout), do: Procs.wait_exit(h.os_pid, timeout)
@@ -532,11 +594,16 @@ defmodule Clusterd.Harness do
 
   @doc "Waits until clusterd's log matches `regex`; returns the matching lines."
   def wait_for_log(ctx, h, regex, timeout \\ 20_000) do
-    matching = fn -> clusterd_log(h) |> String.split("\n") |> Enum.filter(&Regex.match?(regex, &1)) end
+    matching = fn ->
+      clusterd_log(h) |> String.split("\n") |> Enum.filter(&Regex.match?(regex, &1))
+    end
 
     case wait_until(timeout, fn -> matching.() != [] end) do
-      {:ok, _} -> matching.()
-      :timeout -> flunk("clusterd's log never matched #{inspect(regex)}\n" <> clusterd_logs_tail(ctx))
+      {:ok, _} ->
+        matching.()
+
+      :timeout ->
+        flunk("clusterd's log never matched #{inspect(regex)}\n" <> clusterd_logs_tail(ctx))
     end
   end
 
@@ -564,7 +631,10 @@ defmodule Clusterd.Harness do
     File.write!(Path.join(ctx.dir, "cli-#{n}.cmd"), Enum.join([bin() | args], " ") <> "\n")
 
     if sanitizer_report?(r.err) do
-      flunk("sanitizer reported errors in `clusterd #{Enum.join(args, " ")}`:\n" <> sanitizer_excerpt(r.err))
+      flunk(
+        "sanitizer reported errors in `clusterd #{Enum.join(args, " ")}`:\n" <>
+          sanitizer_excerpt(r.err)
+      )
     end
 
     r
@@ -574,7 +644,11 @@ defmodule Clusterd.Harness do
 
   defp sanitizer_excerpt(text) do
     lines = String.split(text, "\n")
-    i = Enum.find_index(lines, fn l -> Enum.any?(@sanitizer_markers, &String.contains?(l, &1)) end) || 0
+
+    i =
+      Enum.find_index(lines, fn l -> Enum.any?(@sanitizer_markers, &String.contains?(l, &1)) end) ||
+        0
+
     lines |> Enum.drop(max(i - 2, 0)) |> Enum.take(40) |> Enum.join("\n")
   end
 

@@ -105,5 +105,6 @@ defmodule Clusterd.JSON do
   end
 
   defp bad(expected, text),
-    do: raise(ArgumentError, "JSON: expected #{expected} at #{inspect(String.slice(text, 0, 40))}")
+    do:
+      raise(ArgumentError, "JSON: expected #{expected} at #{inspect(String.slice(text, 0, 40))}")
 end

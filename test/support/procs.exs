@@ -84,7 +84,8 @@ defmodule Clusterd.Procs do
       started_at: System.monotonic_time(:millisecond)
     }
 
-    {:reply, os_pid, %{st | procs: Map.put(st.procs, os_pid, p), ports: Map.put(st.ports, port, os_pid)}}
+    {:reply, os_pid,
+     %{st | procs: Map.put(st.procs, os_pid, p), ports: Map.put(st.ports, port, os_pid)}}
   end
 
   def handle_call({:signal, os_pid, sig}, _from, st) do
