@@ -1,11 +1,12 @@
 /* term: a bounded walk over the external term format (see term.h).
  *
- * The walk accepts exactly what erl_interface's decoders then handle: ei's
- * container loops (ei_skip_term, ei_s_print_term) ignore a failing element
- * and go on reading at a wrong offset, so a term ei would refuse anywhere
- * inside must be refused here. Hence the rules beyond bounds checks: atom
- * lengths ei can convert, FLOAT_EXT text that is NUL-terminated (ei parses it
- * with sscanf), bit-binary tail bits, and funs checked field by field. */
+ * The walk accepts exactly what erl_interface's decoders then handle:
+ * ei_skip_term's container loops ignore a failing element and go on reading
+ * at a wrong offset, so a term ei would refuse anywhere inside must be
+ * refused here. Hence the rules beyond bounds checks: atom lengths ei can
+ * convert, FLOAT_EXT text that is NUL-terminated (ei parses it with sscanf),
+ * bit-binary tail bits, funs checked field by field, no empty LIST_EXT, and
+ * sizes ei_s_print_term can format. */
 #include "term.h"
 
 #include <stdint.h>

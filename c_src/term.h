@@ -9,7 +9,10 @@
 #define TERM_MAX_DEPTH 64
 
 /* Validates one encoded term at buf (no version byte) within len bytes.
- * Returns 0 and the term's size in *used, or -1 with a reason in err. */
+ * Returns 0 and the term's size in *used, or -1 with a reason in err (err
+ * may be NULL when errlen is 0). A validated term is one ei_skip_term and the
+ * typed ei_decode_* calls walk without failing or reading past *used; nesting
+ * deeper than TERM_MAX_DEPTH (the outermost term is depth 0) is refused. */
 int term_validate(const char *buf, size_t len, size_t *used, char *err, size_t errlen);
 
 #endif

@@ -7,7 +7,7 @@ packages=(
   build-essential pkg-config
   erlang-nox erlang-dev elixir rebar3
   libyaml-dev libuv1-dev libjansson-dev libcmocka-dev libc-ares-dev libcurl4-openssl-dev
-  clang iproute2 procps valgrind cppcheck clang-format
+  clang libclang-rt-14-dev iproute2 procps valgrind cppcheck clang-format
 )
 
 missing=()
