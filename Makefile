@@ -1,6 +1,6 @@
 # clusterd: the two commands a user needs are `make demo` and `make test`.
 # Both install missing Debian packages first (scripts/install-deps.sh).
-.PHONY: all build deps demo test unit integration asan fuzz bench lint format clean
+.PHONY: all build deps demo test unit asan fuzz bench lint format clean
 
 all: build
 
@@ -28,13 +28,17 @@ test: build asan
 bench: build
 	@bash bench/run.sh
 
+# Each fuzz target for 10 minutes (FUZZ_SECONDS overrides); make test runs them for seconds.
+fuzz: deps
+	$(MAKE) -C fuzz fuzz-long
+
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I c_src c_src
-	clang-format --dry-run --Werror c_src/*.c c_src/*.h c_src/discovery/*.c c_src/discovery/*.h test/unit/*.c
+	clang-format --dry-run --Werror c_src/*.c c_src/*.h c_src/discovery/*.c test/unit/*.c fuzz/*.c
 
 format:
-	clang-format -i c_src/*.c c_src/*.h c_src/discovery/*.c c_src/discovery/*.h test/unit/*.c
+	clang-format -i c_src/*.c c_src/*.h c_src/discovery/*.c test/unit/*.c fuzz/*.c
 
 clean:
 	$(MAKE) -C c_src clean

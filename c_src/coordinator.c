@@ -883,7 +883,8 @@ static void on_discovery(discovery *d, const discovery_result *r)
         if (sorted_contains(old, n_old, next[i])) continue;
         if (strcmp(next[i], co->cn->name) == 0) continue;
         member *m = member_find(co, next[i]);
-        log_event(LOG_LEVEL_INFO, "member joined", "topology", ts->t->name, "node", next[i], LOG_END);
+        log_event(LOG_LEVEL_INFO, "member joined", "topology", ts->t->name, "node", next[i],
+                  LOG_END);
         if (!m) {
             member_add(co, next[i]);
         } else if (m->gone) {
@@ -1026,20 +1027,20 @@ static void coordinator_reload(coordinator *co)
     config_diag diag = {0};
     int rc = config_load_file(co->config_path, &cfg, &diag);
     for (size_t i = 0; i < diag.n_errors; i++)
-        log_event(LOG_LEVEL_ERROR, "reload rejected: configuration error", "error",
-                  diag.errors[i], LOG_END);
+        log_event(LOG_LEVEL_ERROR, "reload rejected: configuration error", "error", diag.errors[i],
+                  LOG_END);
     for (size_t i = 0; i < diag.n_warnings; i++)
         log_event(LOG_LEVEL_WARN, "configuration warning", "warning", diag.warnings[i], LOG_END);
     config_diag_free(&diag);
     if (rc < 0) {
-        log_event(LOG_LEVEL_WARN, "reload rejected; the running configuration stays",
-                  "config", co->config_path, LOG_END);
+        log_event(LOG_LEVEL_WARN, "reload rejected; the running configuration stays", "config",
+                  co->config_path, LOG_END);
         return;
     }
     if (cfg->node.visible) {
         log_event(LOG_LEVEL_ERROR,
-                  "reload rejected: visibility: visible is not supported by this build",
-                  "config", co->config_path, LOG_END);
+                  "reload rejected: visibility: visible is not supported by this build", "config",
+                  co->config_path, LOG_END);
         config_free(cfg);
         return;
     }
@@ -1113,8 +1114,8 @@ static void signal_cb(uv_signal_t *s, int signum)
 {
     coordinator *co = s->data;
     if (signum == SIGHUP) {
-        log_event(LOG_LEVEL_INFO, "SIGHUP: reloading the configuration", "config",
-                  co->config_path, LOG_END);
+        log_event(LOG_LEVEL_INFO, "SIGHUP: reloading the configuration", "config", co->config_path,
+                  LOG_END);
         if (!co->stopping) coordinator_reload(co);
         return;
     }

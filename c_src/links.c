@@ -280,7 +280,8 @@ static void link_handle_rpc_reply(mlink *l, const dist_msg *m)
     if (!call) {
         /* A late reply to a call that already timed out: dropped by design. */
         l->ls->stats.dropped_messages++;
-        log_event(LOG_LEVEL_DEBUG, "dropped a reply with no waiting call", "node", l->node, LOG_END);
+        log_event(LOG_LEVEL_DEBUG, "dropped a reply with no waiting call", "node", l->node,
+                  LOG_END);
         return;
     }
     int idx = 0, arity = 0;
@@ -296,15 +297,11 @@ static void link_handle_rpc_reply(mlink *l, const dist_msg *m)
     int tidx = idx, tarity = 0;
     if (ei_decode_tuple_header(m->payload, &tidx, &tarity) == 0 && tarity == 2 &&
         ei_decode_atom(m->payload, &tidx, atom) == 0 && strcmp(atom, "badrpc") == 0) {
-        char *text = NULL;
+        char text[200];
         int pidx = tidx;
         char reason[ERR_LEN];
-        if (ei_s_print_term(&text, m->payload, &pidx) >= 0 && text) {
-            snprintf(reason, sizeof(reason), "badrpc: %.200s", text);
-        } else {
-            snprintf(reason, sizeof(reason), "badrpc");
-        }
-        free(text);
+        (void)term_print(m->payload, &pidx, text, sizeof(text));
+        snprintf(reason, sizeof(reason), "badrpc: %s", text);
         l->ls->stats.rpcs_failed++;
         rpc_fail(call, reason);
         return;
@@ -356,7 +353,8 @@ static void forwarder_spawned(mlink *l, int status, const char *buf, int idx, co
     }
     erlang_pid pid;
     if (ei_decode_pid(buf, &idx, &pid) < 0) {
-        log_event(LOG_LEVEL_WARN, "event forwarder: unexpected spawn reply", "node", l->node, LOG_END);
+        log_event(LOG_LEVEL_WARN, "event forwarder: unexpected spawn reply", "node", l->node,
+                  LOG_END);
         return;
     }
     if (!l->has_forwarder) {
@@ -473,7 +471,8 @@ static int link_handle_forwarder_msg(mlink *l, const dist_msg *m)
     if (!is_nodes && !is_event) return 0;
     if (ei_decode_ulong(buf, &idx, &cr) < 0 || ei_decode_atom(buf, &idx, node) < 0 ||
         ei_decode_pid(buf, &idx, &pid) < 0) {
-        log_event(LOG_LEVEL_WARN, "dropped a malformed forwarder message", "node", l->node, LOG_END);
+        log_event(LOG_LEVEL_WARN, "dropped a malformed forwarder message", "node", l->node,
+                  LOG_END);
         return 1;
     }
     if (cr != l->ls->cn->creation || strcmp(node, l->node) != 0) {
@@ -508,10 +507,7 @@ static int link_handle_forwarder_msg(mlink *l, const dist_msg *m)
         return 1;
     }
     char reason[ERR_LEN] = "";
-    char *text = NULL;
-    if (ei_s_print_term(&text, buf, &idx) >= 0 && text)
-        snprintf(reason, sizeof(reason), "%s", text);
-    free(text);
+    (void)term_print(buf, &idx, reason, sizeof(reason));
     l->ls->stats.events++;
     if (l->ls->h.on_event)
         l->ls->h.on_event(l, strcmp(ev, "nodeup") == 0, peer, reason, l->ls->arg);

@@ -126,7 +126,8 @@ void log_event(log_level level, const char *msg, ...)
     va_end(ap);
 }
 
-static void log_vformat(log_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void log_vformat(log_level level, const char *fmt,
+                                                              va_list ap)
 {
     if (level < min_level) return;
     char msg[2048];

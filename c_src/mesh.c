@@ -336,8 +336,7 @@ static void plan_assign(size_t n, const uint64_t *work, const bool *cover, uint6
 }
 
 /* One CONNECT per member with assigned links, in ascending member order. */
-static int plan_connects(size_t n, uint64_t *work, size_t *deg, uint64_t *spare_row,
-                         mesh_plan *out)
+static int plan_connects(size_t n, uint64_t *work, size_t *deg, uint64_t *spare_row, mesh_plan *out)
 {
     size_t stride = graph_stride(n);
     bool *cover = calloc(n, sizeof(bool));

@@ -15,4 +15,12 @@
  * deeper than TERM_MAX_DEPTH (the outermost term is depth 0) is refused. */
 int term_validate(const char *buf, size_t len, size_t *used, char *err, size_t errlen);
 
+/* Prints the validated term at buf[*idx] as Erlang-like text into out
+ * (always NUL-terminated, cut with "..." when it does not fit; containers
+ * show at most 16 elements and 8 levels), and moves *idx past the term.
+ * Bounded, unlike ei_s_print_term, which formats into a fixed stack buffer
+ * and leaks the free variables of funs. Returns 0, or -1 if the term could
+ * not be walked (out then holds what was printed so far). */
+int term_print(const char *buf, int *idx, char *out, size_t outlen);
+
 #endif

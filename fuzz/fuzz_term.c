@@ -137,5 +137,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* A validated prefix validates alone, to the same size. */
     size_t again = 0;
     if (term_validate(buf, used, &again, err, sizeof(err)) < 0 || again != used) abort();
+    /* The bounded printer (log lines of badrpc reasons and nodedown infos)
+     * walks every validated term to the same end and never overruns. */
+    char text[64];
+    idx = 0;
+    if (term_print(buf, &idx, text, sizeof(text)) < 0 || (size_t)idx != used ||
+        !memchr(text, '\0', sizeof(text)))
+        abort();
     return 0;
 }

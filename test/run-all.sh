@@ -29,10 +29,13 @@ stage() {
 
 asan_env=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1)
 
+stage "lint (cppcheck, clang-format)" make -s lint
 stage "unit (release)" \
   bash -c 'make -C c_src unit && bash test/run-unit.sh build/release/unit'
 stage "unit (asan)" \
   env "${asan_env[@]}" bash -c 'make -C c_src MODE=asan unit && bash test/run-unit.sh build/asan/unit'
+stage "unit (valgrind)" \
+  bash test/unit/run-valgrind.sh build/release/unit
 stage "integration (priv/clusterd)" \
   env CLUSTERD_BIN=priv/clusterd bash test/run-integration.sh
 stage "integration (build/asan/clusterd)" \

@@ -58,9 +58,16 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     if (!f) return -1;
     snprintf(f->dir, sizeof(f->dir), "/tmp/clusterd-cookie-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
     snprintf(f->home, sizeof(f->home), "%s/home", f->dir);
-    if (mkdir(f->home, 0700) < 0) return -1;
+    if (mkdir(f->home, 0700) < 0) {
+        rmdir(f->dir);
+        free(f);
+        return -1;
+    }
     const char *h = getenv("HOME");
     f->saved_home = h ? strdup(h) : NULL;
     setenv("HOME", f->home, 1);

@@ -728,6 +728,87 @@ static void test_error_buffer(void **state)
     assert_int_equal(term_validate((const char *)bad, sizeof(bad), &used, NULL, 0), -1);
 }
 
+/* term_print: what a badrpc reason or a nodedown info looks like in a log. */
+static void print_encoded(ei_x_buff *x, char *out, size_t outlen)
+{
+    int idx = 0;
+    assert_int_equal(term_print(x->buff, &idx, out, outlen), 0);
+    assert_int_equal(idx, x->index);
+}
+
+static void test_print_shapes(void **state)
+{
+    ei_x_buff x;
+    char out[256];
+    ei_x_new(&x);
+    /* {badrpc, {'EXIT', [1, -2, "ab", <<"hi">>, #{k => 3.5}, {}]}} */
+    ei_x_encode_tuple_header(&x, 2);
+    ei_x_encode_atom(&x, "badrpc");
+    ei_x_encode_tuple_header(&x, 2);
+    ei_x_encode_atom(&x, "EXIT");
+    ei_x_encode_list_header(&x, 6);
+    ei_x_encode_long(&x, 1);
+    ei_x_encode_long(&x, -2);
+    ei_x_encode_string(&x, "ab");
+    ei_x_encode_binary(&x, "hi", 2);
+    ei_x_encode_map_header(&x, 1);
+    ei_x_encode_atom(&x, "k");
+    ei_x_encode_double(&x, 3.5);
+    ei_x_encode_tuple_header(&x, 0);
+    ei_x_encode_empty_list(&x);
+    print_encoded(&x, out, sizeof(out));
+    assert_string_equal(out, "{badrpc,{EXIT,[1,-2,\"ab\",<<\"hi\">>,#{k => 3.5},{}]}}");
+    ei_x_free(&x);
+
+    /* an improper list and a control character in a binary */
+    ei_x_new(&x);
+    ei_x_encode_list_header(&x, 1);
+    ei_x_encode_atom(&x, "a");
+    ei_x_encode_atom(&x, "b");
+    print_encoded(&x, out, sizeof(out));
+    assert_string_equal(out, "[a|b]");
+    ei_x_free(&x);
+    ei_x_new(&x);
+    ei_x_encode_binary(&x, "a\nb", 3);
+    print_encoded(&x, out, sizeof(out));
+    assert_string_equal(out, "<<\"a\\x0ab\">>");
+    ei_x_free(&x);
+}
+
+static void test_print_bounded(void **state)
+{
+    ei_x_buff x;
+    char out[32];
+    ei_x_new(&x);
+    /* a list of 1000 integers: cut at 16 elements and at the buffer */
+    ei_x_encode_list_header(&x, 1000);
+    for (int i = 0; i < 1000; i++)
+        ei_x_encode_long(&x, 100000 + i);
+    ei_x_encode_empty_list(&x);
+    print_encoded(&x, out, sizeof(out));
+    assert_true(strlen(out) < sizeof(out));
+    assert_non_null(strstr(out, "..."));
+    ei_x_free(&x);
+
+    /* deep nesting is cut at 8 levels, the index still lands after the term */
+    ei_x_new(&x);
+    for (int i = 0; i < 40; i++)
+        ei_x_encode_tuple_header(&x, 1);
+    ei_x_encode_atom(&x, "deep");
+    char big[512];
+    print_encoded(&x, big, sizeof(big));
+    assert_null(strstr(big, "deep"));
+    assert_non_null(strstr(big, "..."));
+    ei_x_free(&x);
+
+    /* too small an output buffer is refused */
+    ei_x_new(&x);
+    ei_x_encode_atom(&x, "a");
+    int idx = 0;
+    assert_int_equal(term_print(x.buff, &idx, out, 4), -1);
+    ei_x_free(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -753,6 +834,8 @@ int main(void)
         cmocka_unit_test(test_export_fun_fields),
         cmocka_unit_test(test_new_fun_fields),
         cmocka_unit_test(test_error_buffer),
+        cmocka_unit_test(test_print_shapes),
+        cmocka_unit_test(test_print_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
