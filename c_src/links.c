@@ -34,8 +34,6 @@ struct rpc_call {
 struct mlink {
     links *ls;
     char node[NODENAME_MAX + 1];
-    char alive[NODENAME_MAX + 1];
-    char host[NODENAME_MAX + 1];
     link_state state;
     conn *c;
     connect_job *job;
@@ -58,8 +56,6 @@ struct connect_job {
     mlink *l; /* NULL once the link was removed: the result is then discarded */
     cnode *cn;
     char node[NODENAME_MAX + 1];
-    char alive[NODENAME_MAX + 1];
-    char host[NODENAME_MAX + 1];
     unsigned timeout_ms;
     int fd;
     char err[ERR_LEN];
@@ -669,8 +665,6 @@ static void link_start_connect(mlink *l)
     job->cn = ls->cn;
     job->timeout_ms = ls->s.connect_timeout_ms;
     snprintf(job->node, sizeof(job->node), "%s", l->node);
-    snprintf(job->alive, sizeof(job->alive), "%s", l->alive);
-    snprintf(job->host, sizeof(job->host), "%s", l->host);
     l->state = LINK_CONNECTING;
     l->job = job;
     if (uv_queue_work(ls->loop, &job->req, connect_work, connect_done) != 0) {
@@ -685,7 +679,7 @@ mlink *links_add(links *ls, const char *node)
     if (ls->shutting_down) return NULL;
     mlink *l = calloc(1, sizeof(*l));
     if (!l) return NULL;
-    if (nodename_split(node, l->alive, l->host) < 0) {
+    if (!nodename_valid(node, NULL, 0)) {
         free(l);
         return NULL;
     }
