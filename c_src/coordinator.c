@@ -49,6 +49,7 @@ typedef struct topo_state {
     char **members; /* last good set, sorted */
     size_t n_members;
     bool answered;
+    bool answered_before; /* a report was handled before this one */
     bool last_ok;
     char last_error[256];
     uint64_t errors;
@@ -853,13 +854,21 @@ static void on_discovery(discovery *d, const discovery_result *r)
     ts->answered = true;
     ts->last_answer_ms = wall_ms();
     if (r->verdict != DISCOVERY_OK) {
+        /* Warn when a source starts failing or fails differently; repeats
+         * of the same failure go to debug, so a long outage is one line. */
+        bool repeat = ts->answered_before && !ts->last_ok && strcmp(ts->last_error, r->reason) == 0;
         ts->last_ok = false;
         ts->errors++;
         snprintf(ts->last_error, sizeof(ts->last_error), "%s", r->reason);
-        log_event(LOG_LEVEL_WARN, "discovery failed; keeping the last good members", "topology",
-                  ts->t->name, "reason", r->reason, LOG_END);
+        log_event(repeat ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN,
+                  "discovery failed; keeping the last good members", "topology", ts->t->name,
+                  "reason", r->reason, LOG_END);
+        ts->answered_before = true;
         return;
     }
+    if (ts->answered_before && !ts->last_ok)
+        log_event(LOG_LEVEL_INFO, "discovery answers again", "topology", ts->t->name, LOG_END);
+    ts->answered_before = true;
     ts->last_ok = true;
     ts->last_error[0] = '\0';
     /* New set: the answer, plus (without prune) every member we had. */
@@ -1065,6 +1074,7 @@ static void coordinator_reload(coordinator *co)
             nt->members = dup_strv(ot->members, ot->n_members);
             nt->n_members = nt->members ? ot->n_members : 0;
             nt->answered = ot->answered;
+            nt->answered_before = ot->answered_before;
             nt->last_ok = ot->last_ok;
             nt->errors = ot->errors;
             snprintf(nt->last_error, sizeof(nt->last_error), "%s", ot->last_error);
