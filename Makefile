@@ -32,13 +32,17 @@ bench: build
 fuzz: deps
 	$(MAKE) -C fuzz fuzz-long
 
+# The C files clang-format keeps in the repo's style.
+FORMAT_FILES := c_src/*.c c_src/*.h c_src/discovery/*.c test/unit/*.c \
+  test/unit/support/*.c test/unit/support/*.h fuzz/*.c
+
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --inline-suppr --suppress=missingIncludeSystem -I c_src c_src
-	clang-format --dry-run --Werror c_src/*.c c_src/*.h c_src/discovery/*.c test/unit/*.c fuzz/*.c
+	  --inline-suppr --suppress=missingIncludeSystem -I c_src c_src test/unit/support
+	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 format:
-	clang-format -i c_src/*.c c_src/*.h c_src/discovery/*.c test/unit/*.c fuzz/*.c
+	clang-format -i $(FORMAT_FILES)
 
 clean:
 	$(MAKE) -C c_src clean

@@ -1,17 +1,15 @@
 /* Unit tests for discovery: the strategy table, the result helpers, the
  * .hosts.erlang parser, and the Epmd, LocalEpmd and ErlangHosts strategies
- * driven on a real libuv loop against a real epmd and BEAM node started here
- * on a private loopback port (pids recorded, stopped at the end). */
+ * driven on a real libuv loop against a real epmd and BEAM node started on a
+ * private loopback port by support/epmd_fixture.c (pids recorded, stopped at
+ * the end). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -20,83 +18,17 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "discovery.h"
 #include "epmd_client.h"
+#include "support/epmd_fixture.h"
 
-static pid_t epmd_pid = -1;
-static pid_t beam_pid = -1;
-static int epmd_port_num;
-static char epmd_port_text[8];
+static epmd_fixture fx;
 static char tmpdir[] = "/tmp/clusterd-test-discovery-XXXXXX";
 static char short_host[256];
 
-/* ---- helpers: processes, sockets, files ---- */
-
-static long long ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int listen_on(const char *addr, int port, int *out)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, addr, &sa.sin_addr);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 64) != 0) {
-        close(fd);
-        return -1;
-    }
-    socklen_t sl = sizeof sa;
-    getsockname(fd, (struct sockaddr *)&sa, &sl);
-    if (out != NULL) *out = ntohs(sa.sin_port);
-    return fd;
-}
-
-static pid_t spawn(char *const argv[], const char *epmd_port)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        dup2(devnull, 0);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        if (epmd_port != NULL) setenv("ERL_EPMD_PORT", epmd_port, 1);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void stop_child(pid_t *pid)
-{
-    if (*pid <= 0) return;
-    kill(*pid, SIGTERM);
-    for (int k = 0; k < 100; k++) {
-        if (waitpid(*pid, NULL, WNOHANG) == *pid) {
-            *pid = -1;
-            return;
-        }
-        sleep_ms(50);
-    }
-    kill(*pid, SIGKILL);
-    waitpid(*pid, NULL, 0);
-    *pid = -1;
-}
+/* ---- helpers: files, evidence ---- */
 
 static void write_file(const char *path, const char *text)
 {
@@ -268,58 +200,6 @@ static void run_free(run_ctx *rc)
 
 /* ---- group set-up ---- */
 
-/* Starts our own epmd on a free port and the node t1 registered in it. A
- * port picked free can be taken by another process before epmd binds it: the
- * epmd is then checked (alive, answering NAMES with no names) and the whole
- * start is retried on another port. */
-static int start_fixture(const char *addresses)
-{
-    for (int attempt = 0; attempt < 5; attempt++) {
-        int port = 0;
-        int fd = listen_on("127.0.0.1", 0, &port);
-        if (fd < 0) return -1;
-        close(fd);
-        snprintf(epmd_port_text, sizeof epmd_port_text, "%d", port);
-        /* Before any thread exists: workers read ERL_EPMD_PORT. */
-        setenv("ERL_EPMD_PORT", epmd_port_text, 1);
-        char *const epmd_argv[] = {"epmd",     "-port",           epmd_port_text,
-                                   "-address", (char *)addresses, NULL};
-        epmd_pid = spawn(epmd_argv, NULL);
-        bool up = false;
-        for (int k = 0; k < 100 && !up; k++) {
-            if (waitpid(epmd_pid, NULL, WNOHANG) == epmd_pid) {
-                epmd_pid = -1;
-                break;
-            }
-            epmd_name none[1];
-            size_t n = 99;
-            up = epmd_names("127.0.0.1", 500, none, 1, &n) == EPMD_OK && n == 0;
-            if (!up) sleep_ms(50);
-        }
-        if (!up) {
-            fprintf(stderr, "attempt %d: no epmd of ours on port %d\n", attempt, port);
-            stop_child(&epmd_pid);
-            continue;
-        }
-        char *const erl_argv[] = {"erl",      "-name",       "t1@127.0.0.1", "-setcookie", "x",
-                                  "-noshell", "-start_epmd", "false",        NULL};
-        beam_pid = spawn(erl_argv, epmd_port_text);
-        for (int k = 0; k < 300; k++) {
-            if (waitpid(beam_pid, NULL, WNOHANG) == beam_pid) {
-                beam_pid = -1;
-                break;
-            }
-            epmd_node_info info;
-            if (epmd_port_please("127.0.0.1", "t1", 500, &info) == EPMD_OK) return port;
-            sleep_ms(100);
-        }
-        fprintf(stderr, "attempt %d: t1 did not register on port %d\n", attempt, port);
-        stop_child(&beam_pid);
-        stop_child(&epmd_pid);
-    }
-    return -1;
-}
-
 static int group_setup(void **state)
 {
     (void)state;
@@ -327,15 +207,13 @@ static int group_setup(void **state)
     gethostname(short_host, sizeof short_host);
     short_host[sizeof short_host - 1] = '\0';
     short_host[strcspn(short_host, ".")] = '\0';
-    epmd_port_num = start_fixture("127.0.0.1");
-    return epmd_port_num > 0 ? 0 : -1;
+    return epmd_fixture_start(&fx, "127.0.0.1");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    stop_child(&beam_pid);
-    stop_child(&epmd_pid);
+    epmd_fixture_stop(&fx);
     static const char *const files[] = {"hosts", "bad_hosts", "empty/.hosts.erlang", "empty",
                                         "home"};
     for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
@@ -697,7 +575,7 @@ static void test_erlang_hosts_memory(void **state)
 {
     (void)state;
     fake_epmd f = {.names = "name fake1 at port 5555\n"};
-    f.lfd = listen_on("127.0.0.2", epmd_port_num, NULL);
+    f.lfd = listen_on("127.0.0.2", fx.port, NULL);
     assert_true(f.lfd >= 0);
     assert_int_equal(pthread_create(&f.thread, NULL, fake_serve, &f), 0);
     write_file(path_in_tmp("hosts"), "% two hosts\n'127.0.0.1'.\n'127.0.0.2'.\n");
@@ -843,7 +721,7 @@ static void stop_timer_cb(uv_timer_t *t)
 static void test_stop_during_round(void **state)
 {
     (void)state;
-    int silent = listen_on("127.0.0.2", epmd_port_num, NULL);
+    int silent = listen_on("127.0.0.2", fx.port, NULL);
     assert_true(silent >= 0);
     write_file(path_in_tmp("hosts"), "'127.0.0.2'.\n");
     run_ctx rc;
@@ -870,7 +748,7 @@ static void test_stop_during_round(void **state)
 static void test_epmd_down_fails(void **state)
 {
     (void)state;
-    stop_child(&epmd_pid);
+    epmd_fixture_stop_epmd(&fx);
     run_ctx rc;
     run_init(&rc, "local_epmd");
     run_loop(&rc);
@@ -895,8 +773,7 @@ static void test_epmd_down_fails(void **state)
 static void on_alarm(int sig)
 {
     (void)sig;
-    if (beam_pid > 0) kill(beam_pid, SIGKILL);
-    if (epmd_pid > 0) kill(epmd_pid, SIGKILL);
+    epmd_fixture_kill(&fx);
     static const char msg[] = "test_discovery: timed out\n";
     ssize_t w = write(2, msg, sizeof msg - 1);
     (void)w;

@@ -1,67 +1,30 @@
 /* Unit tests for epmd_client against a real epmd and a real BEAM node, both
- * started here on a private port on loopback (pids recorded, stopped at the
- * end), plus scripted fake servers for malformed answers, a silent listener
- * for the deadline, and a closed port for "no EPMD". */
+ * started on a private port on loopback by support/epmd_fixture.c (pids
+ * recorded, stopped at the end), plus scripted fake servers for malformed
+ * answers, a silent listener for the deadline, and a closed port for "no
+ * EPMD". */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "epmd_client.h"
+#include "support/epmd_fixture.h"
 
-static pid_t epmd_pid = -1;
-static pid_t beam_pid = -1;
-static char epmd_port_text[8];
+static epmd_fixture fx;
 
-/* ---- helpers: processes, ports, clocks ---- */
-
-static long long ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* A listening socket on addr:port (port 0: any); returns the fd, port in *out. */
-static int listen_on(const char *addr, int port, int *out)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, addr, &sa.sin_addr);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 64) != 0) {
-        close(fd);
-        return -1;
-    }
-    socklen_t sl = sizeof sa;
-    getsockname(fd, (struct sockaddr *)&sa, &sl);
-    if (out != NULL) *out = ntohs(sa.sin_port);
-    return fd;
-}
+/* ---- helpers: ports ---- */
 
 /* A port on which nothing listens (bound, then closed). */
 static int closed_port(void)
@@ -70,38 +33,6 @@ static int closed_port(void)
     int fd = listen_on("127.0.0.1", 0, &port);
     close(fd);
     return port;
-}
-
-static pid_t spawn(char *const argv[], const char *epmd_port)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        dup2(devnull, 0);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        if (epmd_port != NULL) setenv("ERL_EPMD_PORT", epmd_port, 1);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* Stops a child we started: SIGTERM, then SIGKILL after 5 s. */
-static void stop_child(pid_t *pid)
-{
-    if (*pid <= 0) return;
-    kill(*pid, SIGTERM);
-    for (int k = 0; k < 100; k++) {
-        if (waitpid(*pid, NULL, WNOHANG) == *pid) {
-            *pid = -1;
-            return;
-        }
-        sleep_ms(50);
-    }
-    kill(*pid, SIGKILL);
-    waitpid(*pid, NULL, 0);
-    *pid = -1;
 }
 
 static void use_port(int port)
@@ -153,7 +84,7 @@ static void fake_stop(fake_server *f)
 {
     pthread_join(f->thread, NULL);
     close(f->lfd);
-    setenv("ERL_EPMD_PORT", epmd_port_text, 1);
+    setenv("ERL_EPMD_PORT", fx.port_text, 1);
 }
 
 /* NAMES against a fake answering "port(4) + text". */
@@ -173,69 +104,16 @@ static epmd_status fake_names(const char *text, epmd_name *out, size_t max, size
 
 /* ---- group set-up: a real epmd and a real node ---- */
 
-/* Starts our own epmd on a free port and the node t1 registered in it. A
- * port picked free can be taken by another process before epmd binds it: the
- * epmd is then checked (alive, answering NAMES with no names) and the whole
- * start is retried on another port. */
-static int start_fixture(const char *addresses)
-{
-    for (int attempt = 0; attempt < 5; attempt++) {
-        int port = 0;
-        int fd = listen_on("127.0.0.1", 0, &port);
-        if (fd < 0) return -1;
-        close(fd);
-        snprintf(epmd_port_text, sizeof epmd_port_text, "%d", port);
-        /* Before any thread exists: workers read ERL_EPMD_PORT. */
-        setenv("ERL_EPMD_PORT", epmd_port_text, 1);
-        char *const epmd_argv[] = {"epmd",     "-port",           epmd_port_text,
-                                   "-address", (char *)addresses, NULL};
-        epmd_pid = spawn(epmd_argv, NULL);
-        bool up = false;
-        for (int k = 0; k < 100 && !up; k++) {
-            if (waitpid(epmd_pid, NULL, WNOHANG) == epmd_pid) {
-                epmd_pid = -1;
-                break;
-            }
-            epmd_name none[1];
-            size_t n = 99;
-            up = epmd_names("127.0.0.1", 500, none, 1, &n) == EPMD_OK && n == 0;
-            if (!up) sleep_ms(50);
-        }
-        if (!up) {
-            fprintf(stderr, "attempt %d: no epmd of ours on port %d\n", attempt, port);
-            stop_child(&epmd_pid);
-            continue;
-        }
-        char *const erl_argv[] = {"erl",      "-name",       "t1@127.0.0.1", "-setcookie", "x",
-                                  "-noshell", "-start_epmd", "false",        NULL};
-        beam_pid = spawn(erl_argv, epmd_port_text);
-        for (int k = 0; k < 300; k++) {
-            if (waitpid(beam_pid, NULL, WNOHANG) == beam_pid) {
-                beam_pid = -1;
-                break;
-            }
-            epmd_node_info info;
-            if (epmd_port_please("127.0.0.1", "t1", 500, &info) == EPMD_OK) return port;
-            sleep_ms(100);
-        }
-        fprintf(stderr, "attempt %d: t1 did not register on port %d\n", attempt, port);
-        stop_child(&beam_pid);
-        stop_child(&epmd_pid);
-    }
-    return -1;
-}
-
 static int group_setup(void **state)
 {
     (void)state;
-    return start_fixture("127.0.0.1,::1") > 0 ? 0 : -1;
+    return epmd_fixture_start(&fx, "127.0.0.1,::1");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    stop_child(&beam_pid);
-    stop_child(&epmd_pid);
+    epmd_fixture_stop(&fx);
     return 0;
 }
 
@@ -294,7 +172,7 @@ static void test_no_epmd(void **state)
     epmd_node_info info;
     assert_int_equal(epmd_port_please("127.0.0.1", "t1", 2000, &info), EPMD_ERR_CONNECT);
     assert_true(ms_now() - t0 < 1000);
-    setenv("ERL_EPMD_PORT", epmd_port_text, 1);
+    setenv("ERL_EPMD_PORT", fx.port_text, 1);
 }
 
 static void test_silent_listener_deadline(void **state)
@@ -318,7 +196,7 @@ static void test_silent_listener_deadline(void **state)
     assert_true(took >= deadline - 50 && took < 3 * deadline);
     assert_int_equal(epmd_names("127.0.0.1", 0, names, 4, &n), EPMD_ERR_TIMEOUT);
     close(lfd);
-    setenv("ERL_EPMD_PORT", epmd_port_text, 1);
+    setenv("ERL_EPMD_PORT", fx.port_text, 1);
 }
 
 static void test_names_parsing(void **state)
@@ -431,7 +309,7 @@ static void test_epmd_port_env(void **state)
     assert_int_equal(epmd_port(), 4399);
     unsetenv("ERL_EPMD_PORT");
     assert_int_equal(epmd_port(), 4369);
-    setenv("ERL_EPMD_PORT", epmd_port_text, 1);
+    setenv("ERL_EPMD_PORT", fx.port_text, 1);
 }
 
 static void test_resolve(void **state)
@@ -459,7 +337,7 @@ static void test_resolve(void **state)
 static void test_names_many(void **state)
 {
     (void)state;
-    int port = (int)strtol(epmd_port_text, NULL, 10); /* our own text, written above */
+    int port = fx.port;
     int silent = listen_on("127.0.0.2", port, NULL);
     assert_true(silent >= 0);
     int silent2 = listen_on("127.0.0.4", port, NULL);

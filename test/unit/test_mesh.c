@@ -239,6 +239,16 @@ static void plan_checked(const world *w, mesh_plan *p)
     check_plan(w, p);
 }
 
+/* Plans and checks w, which must need nothing: no action, nothing missing. */
+static void assert_nothing_to_do(const world *w)
+{
+    mesh_plan p;
+    plan_checked(w, &p);
+    assert_int_equal(p.n_actions, 0);
+    assert_int_equal(p.n_missing, 0);
+    mesh_plan_free(&p);
+}
+
 /* ---- the simulator: what members do with a plan ---- */
 
 typedef struct sim_opts {
@@ -501,10 +511,7 @@ static void test_empty_input(void **state)
 
     /* members but no topology: nothing is desired, nothing to do */
     world_init(&w, 5);
-    plan_checked(&w, &p);
-    assert_int_equal(p.n_actions, 0);
-    assert_int_equal(p.n_missing, 0);
-    mesh_plan_free(&p);
+    assert_nothing_to_do(&w);
     world_free(&w);
 }
 
@@ -516,11 +523,7 @@ static void test_full_mesh_needs_nothing(void **state)
     desire_all(&w);
     const size_t all[] = {0, 1, 2, 3, 4, 5, 6};
     observe_mesh(&w, all, 7);
-    mesh_plan p;
-    plan_checked(&w, &p);
-    assert_int_equal(p.n_actions, 0);
-    assert_int_equal(p.n_missing, 0);
-    mesh_plan_free(&p);
+    assert_nothing_to_do(&w);
     world_free(&w);
 }
 
@@ -723,11 +726,7 @@ static void test_non_members_left_alone(void **state)
     desire_mesh(&w, members, 3);
     observe_mesh(&w, members, 3);
     mesh_graph_set_pair(&w.observed, 0, 3, true);
-    mesh_plan p;
-    plan_checked(&w, &p);
-    assert_int_equal(p.n_actions, 0);
-    assert_int_equal(p.n_missing, 0);
-    mesh_plan_free(&p);
+    assert_nothing_to_do(&w);
     world_free(&w);
 }
 
