@@ -111,7 +111,8 @@ static int print_term(printer *p, const char *buf, int *idx, int depth)
     case ERL_ATOM_UTF8_EXT:
     case ERL_SMALL_ATOM_UTF8_EXT: {
         char atom[MAXATOMLEN_UTF8];
-        if (ei_decode_atom(buf, idx, atom) < 0) return -1;
+        /* as UTF-8: ei_decode_atom wants Latin-1 and refuses other atoms */
+        if (ei_decode_atom_as(buf, idx, atom, sizeof(atom), ERLANG_UTF8, NULL, NULL) < 0) return -1;
         put_text(p, atom, strlen(atom));
         return 0;
     }

@@ -760,6 +760,13 @@ static void test_print_shapes(void **state)
     assert_string_equal(out, "{badrpc,{EXIT,[1,-2,\"ab\",<<\"hi\">>,#{k => 3.5},{}]}}");
     ei_x_free(&x);
 
+    /* a UTF-8 atom beyond Latin-1 (ei_decode_atom refuses it) */
+    ei_x_new(&x);
+    ei_x_encode_atom_as(&x, "\xce\xb1", ERLANG_UTF8, ERLANG_UTF8);
+    print_encoded(&x, out, sizeof(out));
+    assert_string_equal(out, "\\xce\\xb1");
+    ei_x_free(&x);
+
     /* an improper list and a control character in a binary */
     ei_x_new(&x);
     ei_x_encode_list_header(&x, 1);
