@@ -1266,6 +1266,8 @@ json_t *coordinator_status_json(const coordinator *co)
 {
     json_t *root = json_object();
     json_object_set_new(root, "node", json_string(co->cn->name));
+    /* this incarnation: pids of an earlier one (another creation) are refused */
+    json_object_set_new(root, "creation", json_integer((json_int_t)co->cn->creation));
     json_t *topos = json_object();
     for (size_t t = 0; t < co->n_topos; t++) {
         const topo_state *ts = &co->topos[t];
