@@ -33,8 +33,7 @@ int cmd_run(int argc, char **argv)
     int status = EXIT_USAGE;
     config *cfg = NULL;
     cnode cn;
-    memset(&cn, 0, sizeof(cn));
-    cn.listen_fd = cn.epmd_fd = -1;
+    cnode_clear(&cn);
     coordinator *co = NULL;
     uv_loop_t loop;
     bool loop_ok = false;

@@ -135,8 +135,7 @@ int cmd_status(int argc, char **argv)
     int status = EXIT_USAGE;
     config *cfg = NULL;
     cnode cn;
-    memset(&cn, 0, sizeof(cn));
-    cn.listen_fd = cn.epmd_fd = -1;
+    cnode_clear(&cn);
     int fd = -1;
     char *text = NULL;
     signal(SIGPIPE, SIG_IGN);

@@ -47,12 +47,17 @@ static void local_host(char *out, size_t outlen, bool longnames)
     }
 }
 
-int cnode_init(cnode *cn, const char *name, bool longnames, const char *cookie, char *err,
-               size_t errlen)
+void cnode_clear(cnode *cn)
 {
     memset(cn, 0, sizeof(*cn));
     cn->listen_fd = -1;
     cn->epmd_fd = -1;
+}
+
+int cnode_init(cnode *cn, const char *name, bool longnames, const char *cookie, char *err,
+               size_t errlen)
+{
+    cnode_clear(cn);
     if (cnode_global_init() != 0) {
         snprintf(err, errlen, "erl_interface failed to initialise");
         return -1;

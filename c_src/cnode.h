@@ -21,6 +21,10 @@ typedef struct cnode {
     int epmd_fd; /* the EPMD registration; -1 when not published */
 } cnode;
 
+/* Puts cn in the empty state cnode_close accepts (no sockets), so that a
+ * command can clean up whether or not cnode_init ran. */
+void cnode_clear(cnode *cn);
+
 /* Calls ei_init() once per process; safe to call again. */
 int cnode_global_init(void);
 
