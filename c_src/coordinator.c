@@ -107,6 +107,8 @@ struct coordinator {
     bool full_mesh;
     size_t last_missing;
     uint64_t reconciles;
+    uint64_t last_reconcile_us; /* wall time of the last planning pass */
+    uint64_t max_reconcile_us;
     uint64_t heals;
     uint64_t actions_sent;
     action_record history[HISTORY];
@@ -715,7 +717,8 @@ static void reconcile(coordinator *co)
     if (next != UINT64_MAX && plan.n_missing > 0) schedule_reconcile(co, next - now + 1);
     if (co->mode == COORD_FORM && co->full_mesh) coordinator_stop(co);
 out:
-    (void)t0;
+    co->last_reconcile_us = (uv_hrtime() - t0) / 1000u;
+    if (co->last_reconcile_us > co->max_reconcile_us) co->max_reconcile_us = co->last_reconcile_us;
     mesh_plan_free(&plan);
     mesh_graph_free(&desired);
     mesh_graph_free(&observed);
@@ -1337,6 +1340,9 @@ json_t *coordinator_status_json(const coordinator *co)
     const links_stats *st = links_get_stats(co->ls);
     json_t *stats = json_object();
     json_object_set_new(stats, "reconciles", json_integer((json_int_t)co->reconciles));
+    json_object_set_new(stats, "last_reconcile_us",
+                        json_integer((json_int_t)co->last_reconcile_us));
+    json_object_set_new(stats, "max_reconcile_us", json_integer((json_int_t)co->max_reconcile_us));
     json_object_set_new(stats, "actions_sent", json_integer((json_int_t)co->actions_sent));
     json_object_set_new(stats, "heals", json_integer((json_int_t)co->heals));
     json_object_set_new(stats, "rpcs_ok", json_integer((json_int_t)st->rpcs_ok));
