@@ -10,13 +10,11 @@
 #include <cmocka.h>
 
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,30 +52,45 @@ static bool has_evidence(const discovery_result *r, const char *needle)
     return false;
 }
 
-/* ---- a fake EPMD answering NAMES, for a host that answers then vanishes ---- */
+/* ---- a second host, 127.0.0.2, that answers and then vanishes ----
+ *
+ * Its EPMD is a real epmd, a child of ours (pid recorded, stopped by pid),
+ * with one name, h2node, registered in it by ALIVE2_REQ the way a node
+ * registers, on a socket held open. ErlangHosts asks every host on the same
+ * port, the fixture's; but epmd always listens on 127.0.0.1 too, where the
+ * fixture's epmd already is, so this one cannot take that port on 127.0.0.2
+ * and runs on a port of its own. A plain TCP relay on 127.0.0.2 at the
+ * fixture's port carries the bytes both ways unchanged: every answer is the
+ * real epmd's. The host vanishes when its epmd is stopped and the relay's
+ * listener closed: 127.0.0.2 then refuses connections, as a host with no EPMD
+ * does. */
 
-typedef struct fake_epmd {
-    int lfd;
-    const char *names; /* text lines */
-    pthread_t thread;
-} fake_epmd;
+typedef struct second_host {
+    pid_t epmd_pid; /* -1 when not running */
+    int epmd_port;
+    int reg_fd; /* the ALIVE2 connection holding h2node, -1 when closed */
+    tcp_relay relay;
+} second_host;
 
-static void *fake_serve(void *arg)
+static second_host h2 = {.epmd_pid = -1, .reg_fd = -1};
+
+static void second_host_start(void)
 {
-    fake_epmd *f = arg;
-    int c = accept(f->lfd, NULL, NULL);
-    if (c < 0) return NULL;
-    unsigned char req[16];
-    ssize_t got = recv(c, req, sizeof req, 0);
-    (void)got;
-    char reply[256];
-    memcpy(reply, "\0\0\x11\x11", 4);
-    size_t len = strlen(f->names);
-    memcpy(reply + 4, f->names, len);
-    ssize_t w = send(c, reply, 4 + len, MSG_NOSIGNAL);
-    (void)w;
-    close(c);
-    return NULL;
+    h2.epmd_pid = epmd_spawn("127.0.0.2", &h2.epmd_port);
+    assert_true(h2.epmd_pid > 0);
+    h2.reg_fd = epmd_register("127.0.0.2", h2.epmd_port, "h2node", 5555);
+    assert_true(h2.reg_fd >= 0);
+    assert_int_equal(tcp_relay_start(&h2.relay, "127.0.0.2", fx.port, "127.0.0.2", h2.epmd_port),
+                     0);
+}
+
+/* The host vanishes; the name's socket is closed too. Idempotent. */
+static void second_host_stop(void)
+{
+    child_stop(&h2.epmd_pid);
+    tcp_relay_stop(&h2.relay);
+    if (h2.reg_fd >= 0) close(h2.reg_fd);
+    h2.reg_fd = -1;
 }
 
 /* ---- running a strategy on a loop ---- */
@@ -95,7 +108,6 @@ struct run_ctx {
     discovery_result results[4]; /* the first reports, copied */
     bool closed;
     report_hook hook;
-    void *hook_data;
 };
 
 static void result_copy(discovery_result *dst, const discovery_result *src)
@@ -213,6 +225,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
+    second_host_stop();
     epmd_fixture_stop(&fx);
     static const char *const files[] = {"hosts", "bad_hosts", "empty/.hosts.erlang", "empty",
                                         "home"};
@@ -561,11 +574,8 @@ static void test_erlang_hosts_partial(void **state)
 static void memory_hook(run_ctx *rc, const discovery_result *r)
 {
     (void)r;
-    fake_epmd *f = rc->hook_data;
     if (rc->reports == 1) {
-        pthread_join(f->thread, NULL);
-        close(f->lfd);
-        f->lfd = -1;
+        second_host_stop();
     } else if (rc->reports == 2) {
         write_file(path_in_tmp("hosts"), "'127.0.0.1'.\n");
     }
@@ -574,10 +584,13 @@ static void memory_hook(run_ctx *rc, const discovery_result *r)
 static void test_erlang_hosts_memory(void **state)
 {
     (void)state;
-    fake_epmd f = {.names = "name fake1 at port 5555\n"};
-    f.lfd = listen_on("127.0.0.2", fx.port, NULL);
-    assert_true(f.lfd >= 0);
-    assert_int_equal(pthread_create(&f.thread, NULL, fake_serve, &f), 0);
+    second_host_start();
+    /* 127.0.0.2 answers, on the fixture's port, with the real epmd's names. */
+    epmd_name seen[4];
+    size_t n_seen = 0;
+    assert_int_equal(epmd_names("127.0.0.2", 2000, seen, 4, &n_seen), EPMD_OK);
+    assert_int_equal(n_seen, 1);
+    assert_string_equal(seen[0].name, "h2node");
     write_file(path_in_tmp("hosts"), "% two hosts\n'127.0.0.1'.\n'127.0.0.2'.\n");
     run_ctx rc;
     run_init(&rc, "erlang_hosts");
@@ -586,20 +599,20 @@ static void test_erlang_hosts_memory(void **state)
     rc.d.once = false;
     rc.stop_after = 3;
     rc.hook = memory_hook;
-    rc.hook_data = &f;
     run_loop(&rc);
     assert_int_equal(rc.reports, 3);
     const discovery_result *r = &rc.results[0];
     assert_int_equal(r->verdict, DISCOVERY_OK);
     assert_int_equal(r->n_members, 2);
-    assert_string_equal(r->members[0], "fake1@127.0.0.2");
+    assert_string_equal(r->members[0], "h2node@127.0.0.2");
     assert_string_equal(r->members[1], "t1@127.0.0.1");
     assert_int_equal(r->n_partial, 0);
     r = &rc.results[1]; /* 127.0.0.2 silent now: its names are kept */
     assert_int_equal(r->verdict, DISCOVERY_OK);
     assert_int_equal(r->n_members, 2);
-    assert_string_equal(r->members[0], "fake1@127.0.0.2");
+    assert_string_equal(r->members[0], "h2node@127.0.0.2");
     assert_int_equal(r->n_partial, 1);
+    assert_true(has_evidence(r, "127.0.0.2: no EPMD listening"));
     assert_true(has_evidence(r, "keeping the 1 name(s) seen before"));
     r = &rc.results[2]; /* the edited file is read again */
     assert_int_equal(r->n_members, 1);
@@ -774,6 +787,7 @@ static void on_alarm(int sig)
 {
     (void)sig;
     epmd_fixture_kill(&fx);
+    if (h2.epmd_pid > 0) kill(h2.epmd_pid, SIGKILL);
     static const char msg[] = "test_discovery: timed out\n";
     ssize_t w = write(2, msg, sizeof msg - 1);
     (void)w;

@@ -1,8 +1,8 @@
 /* Unit tests for epmd_client against a real epmd and a real BEAM node, both
  * started on a private port on loopback by support/epmd_fixture.c (pids
- * recorded, stopped at the end), plus scripted fake servers for malformed
- * answers, a silent listener for the deadline, and a closed port for "no
- * EPMD". */
+ * recorded, stopped at the end), plus scripted peers for malformed and
+ * hostile answers (which a real epmd never sends), a silent listener for the
+ * deadline, and a closed port for "no EPMD". */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,19 +42,27 @@ static void use_port(int port)
     setenv("ERL_EPMD_PORT", text, 1);
 }
 
-/* ---- a scripted fake EPMD: one connection, one canned answer ---- */
+/* ---- a scripted EPMD peer: one connection, one canned answer ----
+ *
+ * Real answers are tested against the real epmd above. The parsing tests
+ * below are about what a real epmd never sends: truncated, oversized or
+ * malformed answers, wrong tags, forged "at port" text, an early close. The
+ * client must reject those from a broken or hostile peer, and the only way to
+ * put such bytes on the wire is a peer that sends exactly the bytes the test
+ * scripts, whatever the request was (the few well-formed answers among them
+ * are the baselines the malformed variants are cut from). */
 
-typedef struct fake_server {
+typedef struct scripted_epmd {
     int lfd;
     int port;
     const unsigned char *reply;
     size_t len;
     pthread_t thread;
-} fake_server;
+} scripted_epmd;
 
-static void *fake_serve(void *arg)
+static void *scripted_serve(void *arg)
 {
-    fake_server *f = arg;
+    scripted_epmd *f = arg;
     int c = accept(f->lfd, NULL, NULL);
     if (c < 0) return NULL;
     unsigned char req[512];
@@ -70,34 +78,34 @@ static void *fake_serve(void *arg)
     return NULL;
 }
 
-static void fake_start(fake_server *f, const void *reply, size_t len)
+static void scripted_start(scripted_epmd *f, const void *reply, size_t len)
 {
     f->lfd = listen_on("127.0.0.1", 0, &f->port);
     assert_true(f->lfd >= 0);
     f->reply = reply;
     f->len = len;
-    assert_int_equal(pthread_create(&f->thread, NULL, fake_serve, f), 0);
+    assert_int_equal(pthread_create(&f->thread, NULL, scripted_serve, f), 0);
     use_port(f->port);
 }
 
-static void fake_stop(fake_server *f)
+static void scripted_stop(scripted_epmd *f)
 {
     pthread_join(f->thread, NULL);
     close(f->lfd);
     setenv("ERL_EPMD_PORT", fx.port_text, 1);
 }
 
-/* NAMES against a fake answering "port(4) + text". */
-static epmd_status fake_names(const char *text, epmd_name *out, size_t max, size_t *count)
+/* NAMES against a scripted peer answering "port(4) + text". */
+static epmd_status scripted_names(const char *text, epmd_name *out, size_t max, size_t *count)
 {
     size_t tlen = strlen(text);
     unsigned char *reply = malloc(4 + tlen);
     memcpy(reply, "\0\0\x11\x11", 4);
     memcpy(reply + 4, text, tlen);
-    fake_server f;
-    fake_start(&f, reply, 4 + tlen);
+    scripted_epmd f;
+    scripted_start(&f, reply, 4 + tlen);
     epmd_status st = epmd_names("127.0.0.1", 2000, out, max, count);
-    fake_stop(&f);
+    scripted_stop(&f);
     free(reply);
     return st;
 }
@@ -204,15 +212,15 @@ static void test_names_parsing(void **state)
     (void)state;
     epmd_name names[8];
     size_t n = 0;
-    assert_int_equal(fake_names("", names, 8, &n), EPMD_OK);
+    assert_int_equal(scripted_names("", names, 8, &n), EPMD_OK);
     assert_int_equal(n, 0);
-    assert_int_equal(fake_names("name a at port 1\nname b_2 at port 65535\n", names, 8, &n),
+    assert_int_equal(scripted_names("name a at port 1\nname b_2 at port 65535\n", names, 8, &n),
                      EPMD_OK);
     assert_int_equal(n, 2);
     assert_string_equal(names[1].name, "b_2");
     assert_int_equal(names[1].port, 65535);
     /* The last " at port " splits, so a hostile name cannot forge a port. */
-    assert_int_equal(fake_names("name a at port 9 at port 12\n", names, 8, &n), EPMD_OK);
+    assert_int_equal(scripted_names("name a at port 9 at port 12\n", names, 8, &n), EPMD_OK);
     assert_string_equal(names[0].name, "a at port 9");
     assert_int_equal(names[0].port, 12);
     static const char *const bad[] = {
@@ -229,14 +237,14 @@ static void test_names_parsing(void **state)
         "name a at port 1\n\n",    /* empty line */
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        epmd_status st = fake_names(bad[k], names, 8, &n);
+        epmd_status st = scripted_names(bad[k], names, 8, &n);
         if (st != EPMD_ERR_PROTOCOL) fail_msg("accepted %s", bad[k]);
     }
     /* Shorter than the 4-byte port. */
-    fake_server f;
-    fake_start(&f, "\0\0", 2);
+    scripted_epmd f;
+    scripted_start(&f, "\0\0", 2);
     assert_int_equal(epmd_names("127.0.0.1", 2000, names, 8, &n), EPMD_ERR_PROTOCOL);
-    fake_stop(&f);
+    scripted_stop(&f);
 }
 
 static void test_names_size_cap(void **state)
@@ -250,12 +258,12 @@ static void test_names_size_cap(void **state)
         memcpy(reply + off, "name a at port 1\n", 17);
         off += 17;
     }
-    fake_server f;
-    fake_start(&f, reply, off);
+    scripted_epmd f;
+    scripted_start(&f, reply, off);
     epmd_name names[4];
     size_t n = 0;
     assert_int_equal(epmd_names("127.0.0.1", 2000, names, 4, &n), EPMD_ERR_PROTOCOL);
-    fake_stop(&f);
+    scripted_stop(&f);
     free(reply);
 }
 
@@ -263,37 +271,37 @@ static void test_port_please_parsing(void **state)
 {
     (void)state;
     epmd_node_info info;
-    fake_server f;
+    scripted_epmd f;
     /* A full answer: port 4242, 'H', tcp, 6, 5, name "zz", no extra. */
     static const unsigned char good[] = {119, 0, 0x10, 0x92, 72,  0,   0, 6,
                                          0,   5, 0,    2,    'z', 'z', 0, 0};
-    fake_start(&f, good, sizeof good);
+    scripted_start(&f, good, sizeof good);
     assert_int_equal(epmd_port_please("127.0.0.1", "zz", 2000, &info), EPMD_OK);
-    fake_stop(&f);
+    scripted_stop(&f);
     assert_int_equal(info.port, 4242);
     assert_int_equal(info.node_type, 72);
     assert_int_equal(info.highest_version, 6);
     assert_int_equal(info.lowest_version, 5);
     static const unsigned char truncated[] = {119, 0, 0x10, 0x92, 72, 0, 0, 6, 0, 5, 0, 9, 'z'};
-    fake_start(&f, truncated, sizeof truncated);
+    scripted_start(&f, truncated, sizeof truncated);
     assert_int_equal(epmd_port_please("127.0.0.1", "zz", 2000, &info), EPMD_ERR_PROTOCOL);
-    fake_stop(&f);
+    scripted_stop(&f);
     static const unsigned char trailing[] = {119, 0, 0x10, 0x92, 72,  0, 0, 6,
                                              0,   5, 0,    1,    'z', 0, 0, 'X'};
-    fake_start(&f, trailing, sizeof trailing);
+    scripted_start(&f, trailing, sizeof trailing);
     assert_int_equal(epmd_port_please("127.0.0.1", "zz", 2000, &info), EPMD_ERR_PROTOCOL);
-    fake_stop(&f);
+    scripted_stop(&f);
     static const unsigned char wrong_tag[] = {120, 0};
-    fake_start(&f, wrong_tag, sizeof wrong_tag);
+    scripted_start(&f, wrong_tag, sizeof wrong_tag);
     assert_int_equal(epmd_port_please("127.0.0.1", "zz", 2000, &info), EPMD_ERR_PROTOCOL);
-    fake_stop(&f);
+    scripted_stop(&f);
     static const unsigned char not_found[] = {119, 1};
-    fake_start(&f, not_found, sizeof not_found);
+    scripted_start(&f, not_found, sizeof not_found);
     assert_int_equal(epmd_port_please("127.0.0.1", "zz", 2000, &info), EPMD_ERR_NOT_FOUND);
-    fake_stop(&f);
-    fake_start(&f, "", 0); /* closes without a word */
+    scripted_stop(&f);
+    scripted_start(&f, "", 0); /* closes without a word */
     assert_int_equal(epmd_port_please("127.0.0.1", "zz", 2000, &info), EPMD_ERR_PROTOCOL);
-    fake_stop(&f);
+    scripted_stop(&f);
 }
 
 static void test_epmd_port_env(void **state)
