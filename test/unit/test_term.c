@@ -606,6 +606,11 @@ static void test_float_ext_text(void **state)
     expect_invalid(b, sizeof(b), "float text is not a number");
     memcpy(b + 1, "zz", 2);
     expect_invalid(b, sizeof(b), "float text is not a number");
+    /* A bare hex prefix: strtod reads "0", ei's sscanf matches nothing
+     * (found by fuzz_term). */
+    memset(b + 1, 0, 31);
+    memcpy(b + 1, "0X", 2);
+    expect_invalid(b, sizeof(b), "float text is not a number");
 }
 
 static void test_bit_binary_bits(void **state)
