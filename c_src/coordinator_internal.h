@@ -1,0 +1,194 @@
+/* coordinator_internal: the coordinator's state, shared by its modules and by
+ * nothing else (users include coordinator.h).
+ *   coordinator.c           core: reconcile, scheduling, link events, lifecycle
+ *   coordinator_member.c    member table and per-pair backoff state
+ *   coordinator_action.c    planned actions as RPCs, their replies, history ring
+ *   coordinator_topology.c  discovery reports per topology, generations, SIGHUP
+ *   coordinator_status.c    the state snapshot as JSON, status requests
+ * Everything runs on the coordinator's one libuv loop: no locking. */
+#ifndef CLUSTERD_COORDINATOR_INTERNAL_H
+#define CLUSTERD_COORDINATOR_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+#include <uv.h>
+
+#include "coordinator.h"
+#include "discovery.h"
+#include "links.h"
+#include "mesh.h"
+#include "nodename.h"
+
+#define ACTION_HISTORY 32    /* recent actions kept for status */
+#define RECONCILE_DELAY_MS 2 /* batch a burst of node events into one plan */
+
+/* Actions a member ran or runs towards one peer, and when the next may go. */
+typedef struct pair_state {
+    char *peer;             /* owned */
+    uint64_t not_before_ms; /* no new action for this pair before then */
+    unsigned delay_ms;      /* next backoff after a failure */
+    bool in_flight;
+} pair_state;
+
+/* One node some topology wants (or wanted: see gone). Owned by the
+ * coordinator's member table; freed by member_delete or member_free. */
+typedef struct member {
+    char *name;        /* owned */
+    mlink *l;          /* owned by links (links_remove); NULL when none */
+    bool gone;         /* left on positive evidence; waiting until nobody sees it */
+    bool has_snapshot; /* we know its nodes() */
+    char **seen;       /* its nodes(), sorted; owned */
+    size_t n_seen;
+    pair_state *pairs; /* actions this member ran or runs, per peer; owned */
+    size_t n_pairs;
+    size_t idx; /* position during a reconcile */
+} member;
+
+struct generation;
+
+/* One topology of a generation: its discovery and its last good member set. */
+typedef struct topo_state {
+    coordinator *co;
+    struct generation *gen;   /* the generation holding this entry */
+    const config_topology *t; /* points into gen->cfg */
+    discovery d;
+    bool started;
+    char **members; /* last good set, sorted; owned */
+    size_t n_members;
+    bool answered;
+    bool answered_before; /* a report was handled before this one */
+    bool last_ok;
+    char last_error[256];
+    uint64_t errors;
+    uint64_t last_answer_ms;
+} topo_state;
+
+/* One entry of the action history ring (fixed size, no heap). */
+typedef struct action_record {
+    uint64_t wall_ms;
+    char kind[12];
+    char on[NODENAME_MAX + 1];
+    char targets[512];
+    char result[256];
+    char reason[64];
+} action_record;
+
+/* One loaded configuration and the discoveries that run from it. A reload
+ * makes a new generation; the old one lives on until each of its
+ * discoveries has closed, since they point into its config. */
+typedef struct generation {
+    config *cfg;       /* owned */
+    topo_state *topos; /* owned, n_topos entries; each owns its members */
+    size_t n_topos;
+    size_t open; /* discoveries started and not yet closed */
+    bool retiring;
+    struct generation *next; /* retiring generations */
+} generation;
+
+struct coordinator {
+    uv_loop_t *loop;
+    char *config_path;    /* for SIGHUP reloads; owned */
+    generation *gen;      /* the current configuration; owned */
+    generation *retiring; /* owned list, each freed once its discoveries closed */
+    const config *cfg;    /* gen->cfg */
+    cnode *cn;            /* borrowed */
+    coordinator_mode mode;
+    links *ls;         /* owned */
+    topo_state *topos; /* gen->topos */
+    size_t n_topos;
+    member **members; /* sorted by name; the array and each member owned */
+    size_t n_members;
+    uv_timer_t reconcile_timer;
+    uv_timer_t poll_timer;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    bool stopping;
+    bool full_mesh;
+    size_t last_missing;
+    uint64_t reconciles;
+    uint64_t last_reconcile_us; /* wall time of the last planning pass */
+    uint64_t max_reconcile_us;
+    uint64_t heals;
+    uint64_t actions_sent;
+    action_record history[ACTION_HISTORY]; /* ring; see action_history_at */
+    size_t history_next;
+    size_t history_count;
+};
+
+/* Wall-clock milliseconds (for humans: history, last answers). */
+static inline uint64_t coordinator_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- coordinator.c ---- */
+
+/* Runs a reconcile after delay_ms, unless one is due sooner; not when stopping. */
+void coordinator_schedule_reconcile(coordinator *co, uint64_t delay_ms);
+/* (Re)starts the safety-net poll at co->cfg's poll interval. */
+void coordinator_poll_start(coordinator *co);
+/* The links settings that cfg asks for. */
+void coordinator_links_settings(const config *cfg, links_settings *s);
+
+/* ---- coordinator_member.c ---- */
+
+/* The member called name, or NULL; member_index gives its position in
+ * co->members, or -1. */
+member *member_find(const coordinator *co, const char *name);
+ssize_t member_index(const coordinator *co, const char *name);
+/* True if some current topology lists name. */
+bool member_desired(const coordinator *co, const char *name);
+/* True if our link is up, it has sent nodes() and the member is not gone. */
+bool member_reachable(const member *m);
+/* Adds name to the table and starts its link. NULL when out of memory. */
+member *member_add(coordinator *co, const char *name);
+/* Removes m from the table, closes its link, drops every pair towards it
+ * and frees it. */
+void member_delete(coordinator *co, member *m);
+/* Frees m and what it owns (not its link). Accepts NULL. */
+void member_free(member *m);
+/* Replaces m's view of nodes() with a sorted copy of nodes. */
+void member_set_seen(member *m, char *const *nodes, size_t n);
+/* Applies one nodeup/nodedown that m reported for peer. */
+void member_seen_update(member *m, const char *peer, bool up);
+/* m's state towards peer; with create, added when missing (NULL when out
+ * of memory). Owned by m. */
+pair_state *pair_get(member *m, const char *peer, bool create);
+/* Ends the action in flight on p: after success, wait for the nodeup events
+ * to settle; after a failure, back off (doubling within cfg's bounds). */
+void pair_record_result(pair_state *p, bool ok, uint64_t now_ms, const config *cfg);
+/* The earliest backoff or settle deadline after now_ms of a pair with no
+ * action in flight, or UINT64_MAX. */
+uint64_t pair_next_due_ms(const coordinator *co, uint64_t now_ms);
+
+/* ---- coordinator_action.c ---- */
+
+/* Sends the RPCs for one planned action (members by index in co->members),
+ * grouped by the connect/disconnect MFA of the topology that wants each
+ * pair. Replies update pair state and history, then schedule a reconcile. */
+void action_dispatch(coordinator *co, const mesh_action *act);
+/* The k-th oldest of the co->history_count recorded actions. */
+const action_record *action_history_at(const coordinator *co, size_t k);
+
+/* ---- coordinator_topology.c ---- */
+
+/* A generation for cfg (owned from here on, also on failure); NULL when out
+ * of memory. Its discoveries report to the coordinator once started. */
+generation *generation_new(coordinator *co, config *cfg);
+/* Starts g's discoveries. 0 or -1 with err. */
+int generation_start(generation *g, char *err, size_t errlen);
+/* Frees g, its topologies and its config. Accepts NULL. */
+void generation_free(generation *g);
+/* SIGHUP: reads co->config_path again and swaps generations. */
+void coordinator_reload(coordinator *co);
+
+/* ---- coordinator_status.c ---- */
+
+/* links' on_request handler (arg is the coordinator): answers status calls. */
+void status_answer_request(conn *c, const dist_msg *m, void *arg);
+
+#endif

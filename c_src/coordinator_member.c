@@ -1,0 +1,178 @@
+/* coordinator_member: the coordinator's member table (sorted by name, each
+ * member with its link and its view of nodes()) and the per-pair state that
+ * spaces out actions: in flight, settling after a success, backing off after
+ * a failure. See coordinator_internal.h. */
+#include "coordinator_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "strv.h"
+
+#define SETTLE_MS 250 /* after a connect succeeds, wait for both nodeup events */
+
+static int cmp_member(const void *a, const void *b)
+{
+    return strcmp((*(member *const *)a)->name, (*(member *const *)b)->name);
+}
+
+member *member_find(const coordinator *co, const char *name)
+{
+    if (co->n_members == 0) return NULL;
+    member key = {.name = (char *)name};
+    member *kp = &key;
+    member **m = bsearch(&kp, co->members, co->n_members, sizeof(member *), cmp_member);
+    return m ? *m : NULL;
+}
+
+ssize_t member_index(const coordinator *co, const char *name)
+{
+    if (co->n_members == 0) return -1;
+    member key = {.name = (char *)name};
+    member *kp = &key;
+    member **m = bsearch(&kp, co->members, co->n_members, sizeof(member *), cmp_member);
+    return m ? (ssize_t)(m - co->members) : -1;
+}
+
+bool member_desired(const coordinator *co, const char *name)
+{
+    for (size_t t = 0; t < co->n_topos; t++)
+        if (strv_contains_sorted(co->topos[t].members, co->topos[t].n_members, name)) return true;
+    return false;
+}
+
+bool member_reachable(const member *m)
+{
+    return !m->gone && m->l && link_get_state(m->l) == LINK_UP && m->has_snapshot;
+}
+
+pair_state *pair_get(member *m, const char *peer, bool create)
+{
+    for (size_t i = 0; i < m->n_pairs; i++)
+        if (strcmp(m->pairs[i].peer, peer) == 0) return &m->pairs[i];
+    if (!create) return NULL;
+    pair_state *np = realloc(m->pairs, (m->n_pairs + 1) * sizeof(*np));
+    if (!np) return NULL;
+    m->pairs = np;
+    pair_state *p = &m->pairs[m->n_pairs];
+    memset(p, 0, sizeof(*p));
+    p->peer = strdup(peer);
+    if (!p->peer) return NULL;
+    m->n_pairs++;
+    return p;
+}
+
+static void pair_forget(member *m, const char *peer)
+{
+    for (size_t i = 0; i < m->n_pairs; i++) {
+        if (strcmp(m->pairs[i].peer, peer) == 0) {
+            free(m->pairs[i].peer);
+            m->pairs[i] = m->pairs[--m->n_pairs];
+            return;
+        }
+    }
+}
+
+void pair_record_result(pair_state *p, bool ok, uint64_t now_ms, const config *cfg)
+{
+    p->in_flight = false;
+    if (ok) {
+        p->delay_ms = 0;
+        p->not_before_ms = now_ms + SETTLE_MS;
+    } else {
+        unsigned min = (unsigned)cfg->backoff_min_ms;
+        unsigned max = (unsigned)cfg->backoff_max_ms;
+        p->delay_ms = p->delay_ms ? (p->delay_ms * 2 > max ? max : p->delay_ms * 2) : min;
+        p->not_before_ms = now_ms + p->delay_ms;
+    }
+}
+
+uint64_t pair_next_due_ms(const coordinator *co, uint64_t now_ms)
+{
+    uint64_t next = UINT64_MAX;
+    for (size_t i = 0; i < co->n_members; i++)
+        for (size_t k = 0; k < co->members[i]->n_pairs; k++) {
+            const pair_state *p = &co->members[i]->pairs[k];
+            if (!p->in_flight && p->not_before_ms > now_ms && p->not_before_ms < next)
+                next = p->not_before_ms;
+        }
+    return next;
+}
+
+void member_set_seen(member *m, char *const *nodes, size_t n)
+{
+    char **v = strv_dup(nodes, n);
+    if (!v) return;
+    qsort(v, n, sizeof(char *), strv_cmp);
+    strv_free(m->seen, m->n_seen);
+    m->seen = v;
+    m->n_seen = n;
+    m->has_snapshot = true;
+}
+
+void member_seen_update(member *m, const char *peer, bool up)
+{
+    bool present = strv_contains_sorted(m->seen, m->n_seen, peer);
+    if (up == present) return;
+    if (up) {
+        char **v = realloc(m->seen, (m->n_seen + 2) * sizeof(char *));
+        if (!v) return;
+        m->seen = v;
+        m->seen[m->n_seen] = strdup(peer);
+        if (!m->seen[m->n_seen]) return;
+        m->n_seen++;
+        qsort(m->seen, m->n_seen, sizeof(char *), strv_cmp);
+    } else {
+        for (size_t i = 0; i < m->n_seen; i++) {
+            if (strcmp(m->seen[i], peer) == 0) {
+                free(m->seen[i]);
+                memmove(&m->seen[i], &m->seen[i + 1], (m->n_seen - i - 1) * sizeof(char *));
+                m->n_seen--;
+                break;
+            }
+        }
+    }
+}
+
+void member_free(member *m)
+{
+    if (!m) return;
+    free(m->name);
+    strv_free(m->seen, m->n_seen);
+    for (size_t i = 0; i < m->n_pairs; i++)
+        free(m->pairs[i].peer);
+    free(m->pairs);
+    free(m);
+}
+
+member *member_add(coordinator *co, const char *name)
+{
+    member *m = calloc(1, sizeof(*m));
+    if (!m) return NULL;
+    m->name = strdup(name);
+    member **nv = realloc(co->members, (co->n_members + 1) * sizeof(member *));
+    if (!m->name || !nv) {
+        if (nv) co->members = nv;
+        member_free(m);
+        return NULL;
+    }
+    co->members = nv;
+    co->members[co->n_members++] = m;
+    qsort(co->members, co->n_members, sizeof(member *), cmp_member);
+    m->l = links_add(co->ls, name);
+    if (m->l) link_set_user(m->l, m);
+    return m;
+}
+
+void member_delete(coordinator *co, member *m)
+{
+    ssize_t i = member_index(co, m->name);
+    if (i < 0) return;
+    memmove(&co->members[i], &co->members[i + 1],
+            (co->n_members - (size_t)i - 1) * sizeof(member *));
+    co->n_members--;
+    if (m->l) links_remove(co->ls, m->l);
+    for (size_t k = 0; k < co->n_members; k++)
+        pair_forget(co->members[k], m->name);
+    member_free(m);
+}
