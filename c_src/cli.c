@@ -51,8 +51,6 @@ int cli_parse(int argc, char **argv, cli_opts *o)
             o->name_given = true;
         } else if (!strcmp(a, "--coordinator")) {
             TAKE(coordinator);
-        } else if (!strcmp(a, "--nodes")) {
-            TAKE(nodes);
         } else if (!strcmp(a, "--log-format")) {
             TAKE(log_format);
         } else if (!strcmp(a, "--timeout")) {
@@ -65,8 +63,6 @@ int cli_parse(int argc, char **argv, cli_opts *o)
             o->json = true;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose = true;
-        } else if (!strcmp(a, "--no-color")) {
-            o->no_color = true;
         } else if (!strcmp(a, "--cookie")) {
             fprintf(stderr, "clusterd: the cookie is never taken on the command line (it would "
                             "show in ps); use --cookie-file FILE or RELEASE_COOKIE\n");

@@ -21,11 +21,9 @@ typedef struct cli_opts {
     long long timeout_ms; /* 0 = the command's default */
     bool json;
     bool verbose;
-    bool no_color;
     const char *log_format;
     const char *coordinator;
-    const char *nodes; /* --nodes a,b,c */
-    int nargs;         /* positional arguments */
+    int nargs; /* positional arguments */
     char **args;
 } cli_opts;
 

@@ -84,7 +84,7 @@ int cmd_run(int argc, char **argv)
     snprintf(topo_count, sizeof(topo_count), "%zu", cfg->n_topologies);
     snprintf(port, sizeof(port), "%d", cn.port);
     bool visible = cfg->node.visible;
-    co = coordinator_new(&loop, cfg, o.config_path, &cn, COORD_RUN);
+    co = coordinator_new(&loop, cfg, o.config_path, &cn);
     cfg = NULL; /* the coordinator owns it now */
     if (!co) goto out;
     if (coordinator_start(co, err, sizeof(err)) < 0) {

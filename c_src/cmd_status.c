@@ -153,7 +153,7 @@ int cmd_status(int argc, char **argv)
     if (cli_make_cnode(&o, cfg, target, &cn) < 0) goto out;
     unsigned tmo = o.timeout_ms ? (unsigned)o.timeout_ms : 5000;
     char err[512];
-    fd = dial_node(&cn, target, tmo, NULL, err, sizeof(err));
+    fd = dial_node(&cn, target, tmo, err, sizeof(err));
     if (fd < 0) {
         fprintf(stderr, "clusterd status: cannot reach %s: %s\n", target, err);
         status = EXIT_FAIL;

@@ -81,7 +81,6 @@ static void reconcile(coordinator *co)
         snprintf(cnt, sizeof(cnt), "%zu", n);
         log_event(LOG_LEVEL_INFO, "full mesh", "members", cnt, LOG_END);
     }
-    co->last_missing = plan.n_missing;
     for (size_t k = 0; k < plan.n_actions; k++)
         action_dispatch(co, &plan.actions[k]);
 
@@ -103,7 +102,6 @@ static void reconcile(coordinator *co)
     uint64_t next = pair_next_due_ms(co, now);
     if (next != UINT64_MAX && plan.n_missing > 0)
         coordinator_schedule_reconcile(co, next - now + 1);
-    if (co->mode == COORD_FORM && co->full_mesh) coordinator_stop(co);
 out:
     co->last_reconcile_us = (uv_hrtime() - t0) / 1000u;
     if (co->last_reconcile_us > co->max_reconcile_us) co->max_reconcile_us = co->last_reconcile_us;
@@ -133,12 +131,6 @@ void coordinator_schedule_reconcile(coordinator *co, uint64_t delay_ms)
 }
 
 /* ---- link events ---- */
-
-static void on_link_up(mlink *l, void *arg)
-{
-    (void)l;
-    (void)arg;
-}
 
 static void on_link_down(mlink *l, const char *reason, void *arg)
 {
@@ -232,8 +224,7 @@ static void signal_cb(uv_signal_t *s, int signum)
     coordinator_stop(co);
 }
 
-coordinator *coordinator_new(uv_loop_t *loop, config *cfg, const char *config_path, cnode *cn,
-                             coordinator_mode mode)
+coordinator *coordinator_new(uv_loop_t *loop, config *cfg, const char *config_path, cnode *cn)
 {
     coordinator *co = calloc(1, sizeof(*co));
     if (!co) {
@@ -242,7 +233,6 @@ coordinator *coordinator_new(uv_loop_t *loop, config *cfg, const char *config_pa
     }
     co->loop = loop;
     co->cn = cn;
-    co->mode = mode;
     co->config_path = config_path ? strdup(config_path) : NULL;
     co->gen = generation_new(co, cfg);
     if (!co->gen) {
@@ -254,7 +244,7 @@ coordinator *coordinator_new(uv_loop_t *loop, config *cfg, const char *config_pa
     co->n_topos = co->gen->n_topos;
     links_settings s;
     coordinator_links_settings(co->cfg, &s);
-    links_handlers h = {.on_up = on_link_up,
+    links_handlers h = {.on_up = NULL,
                         .on_down = on_link_down,
                         .on_snapshot = on_snapshot,
                         .on_event = on_event,
@@ -327,9 +317,4 @@ void coordinator_free(coordinator *co)
     links_free(co->ls);
     free(co->config_path);
     free(co);
-}
-
-bool coordinator_full_mesh(const coordinator *co)
-{
-    return co->full_mesh;
 }

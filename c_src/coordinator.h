@@ -15,24 +15,15 @@
 
 typedef struct coordinator coordinator;
 
-typedef enum {
-    COORD_RUN,  /* discover, mesh and heal until stopped */
-    COORD_FORM, /* the same, but stop once the full mesh holds (CLI `form`) */
-} coordinator_mode;
-
 /* Creates the coordinator on loop. It owns cfg from here on (also when it
  * fails); config_path (copied; NULL = no SIGHUP reloads) is re-read on
  * SIGHUP. cn is an initialised cnode (borrowed). */
-coordinator *coordinator_new(uv_loop_t *loop, config *cfg, const char *config_path, cnode *cn,
-                             coordinator_mode mode);
+coordinator *coordinator_new(uv_loop_t *loop, config *cfg, const char *config_path, cnode *cn);
 /* Starts discovery and links. 0 or -1 with err. */
 int coordinator_start(coordinator *co, char *err, size_t errlen);
 /* Stops everything; the loop then drains and uv_run returns. */
 void coordinator_stop(coordinator *co);
 void coordinator_free(coordinator *co);
-
-/* True once the full mesh held at the last reconcile. */
-bool coordinator_full_mesh(const coordinator *co);
 
 /* The state snapshot (status reply, `status --json`). Caller decrefs. */
 json_t *coordinator_status_json(const coordinator *co);

@@ -95,9 +95,8 @@ struct coordinator {
     generation *retiring; /* owned list, each freed once its discoveries closed */
     const config *cfg;    /* gen->cfg */
     cnode *cn;            /* borrowed */
-    coordinator_mode mode;
-    links *ls;         /* owned */
-    topo_state *topos; /* gen->topos */
+    links *ls;            /* owned */
+    topo_state *topos;    /* gen->topos */
     size_t n_topos;
     member **members; /* sorted by name; the array and each member owned */
     size_t n_members;
@@ -106,7 +105,6 @@ struct coordinator {
     uv_signal_t sig_term, sig_int, sig_hup;
     bool stopping;
     bool full_mesh;
-    size_t last_missing;
     uint64_t reconciles;
     uint64_t last_reconcile_us; /* wall time of the last planning pass */
     uint64_t max_reconcile_us;

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "strv.h"
+#include "transport.h"
 
 static json_t *strv_json(char *const *v, size_t n)
 {
@@ -66,6 +67,14 @@ json_t *coordinator_status_json(const coordinator *co)
         json_object_set_new(o, "sees", strv_json(m->seen, m->n_seen));
         const char *e = m->l ? link_last_error(m->l) : "";
         json_object_set_new(o, "error", e && *e ? json_string(e) : json_null());
+        /* failed connects in a row, and how long the link has been up */
+        json_object_set_new(o, "connect_failures",
+                            json_integer(m->l ? (json_int_t)link_failures(m->l) : 0));
+        bool up = m->l && link_get_state(m->l) == LINK_UP;
+        json_object_set_new(
+            o, "up_ms",
+            up ? json_integer((json_int_t)(transport_now_ms() - link_up_since_ms(m->l)))
+               : json_null());
         json_object_set_new(link_states, m->name, o);
         if (!m->gone && !member_reachable(m))
             json_array_append_new(unreachable, json_string(m->name));

@@ -150,7 +150,7 @@ generation *generation_new(coordinator *co, config *cfg)
         ts->d.report = on_discovery;
         ts->d.closed = on_discovery_closed;
         ts->d.owner = ts;
-        ts->d.once = co->mode == COORD_FORM;
+        ts->d.once = false;
     }
     return g;
 }

@@ -5,21 +5,12 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "epmd_client.h"
 #include "nodename.h"
 #include "transport.h"
 
-static long long now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
-int dial_node(cnode *cn, const char *node, unsigned timeout_ms, dial_timing *timing, char *err,
-              size_t errlen)
+int dial_node(cnode *cn, const char *node, unsigned timeout_ms, char *err, size_t errlen)
 {
     char alive[NODENAME_MAX + 1], host[NODENAME_MAX + 1];
     if (nodename_split(node, alive, host) < 0) {
@@ -27,7 +18,6 @@ int dial_node(cnode *cn, const char *node, unsigned timeout_ms, dial_timing *tim
         return -1;
     }
     uint64_t deadline = transport_now_ms() + timeout_ms;
-    long long t0 = now_us();
     epmd_node_info info;
     epmd_status st = epmd_port_please(host, alive, (int)timeout_ms, &info);
     if (st != EPMD_OK) {
@@ -43,7 +33,6 @@ int dial_node(cnode *cn, const char *node, unsigned timeout_ms, dial_timing *tim
         snprintf(err, errlen, "cannot resolve host %s", host);
         return -1;
     }
-    long long t1 = now_us();
     uint64_t now = transport_now_ms();
     if (now >= deadline) {
         snprintf(err, errlen, "timeout after %u ms (in EPMD lookup)", timeout_ms);
@@ -67,10 +56,6 @@ int dial_node(cnode *cn, const char *node, unsigned timeout_ms, dial_timing *tim
         else
             snprintf(err, errlen, "handshake with %s failed (%s)", node, strerror(erl_errno));
         return -1;
-    }
-    if (timing) {
-        timing->epmd_us = t1 - t0;
-        timing->handshake_us = now_us() - t1;
     }
     return fd;
 }

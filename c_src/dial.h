@@ -9,14 +9,7 @@
 
 #include "cnode.h"
 
-/* Timings of a successful dial, in microseconds. */
-typedef struct dial_timing {
-    long long epmd_us;
-    long long handshake_us;
-} dial_timing;
-
 /* Returns the connected fd (close with ei_close_connection) or -1 with err. */
-int dial_node(cnode *cn, const char *node, unsigned timeout_ms, dial_timing *timing, char *err,
-              size_t errlen);
+int dial_node(cnode *cn, const char *node, unsigned timeout_ms, char *err, size_t errlen);
 
 #endif
