@@ -19,6 +19,7 @@ extern const strategy_ops strategy_kubernetes_dnssrv;
 extern const strategy_ops strategy_dns_poll;
 
 /* One line per strategy; nothing else in clusterd names a strategy. */
+/* clang-format off */
 static const strategy_ops *const strategy_table[] = {
     &strategy_epmd,
     &strategy_local_epmd,
@@ -27,6 +28,7 @@ static const strategy_ops *const strategy_table[] = {
     &strategy_kubernetes_dnssrv,
     &strategy_dns_poll,
 };
+/* clang-format on */
 
 #define ELIXIR_PREFIX "Elixir."
 #define EVIDENCE_LINE_MAX 1024

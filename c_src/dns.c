@@ -157,21 +157,29 @@ static dns_status status_from_ares(int status, const char **detail)
 {
     *detail = ares_strerror(status);
     switch (status) {
-    case ARES_ENOTFOUND: return DNS_NXDOMAIN;
-    case ARES_ENODATA: return DNS_NODATA;
-    case ARES_ESERVFAIL: return DNS_SERVFAIL;
-    case ARES_EREFUSED: return DNS_REFUSED;
-    case ARES_ETIMEOUT: return DNS_TIMEOUT;
+    case ARES_ENOTFOUND:
+        return DNS_NXDOMAIN;
+    case ARES_ENODATA:
+        return DNS_NODATA;
+    case ARES_ESERVFAIL:
+        return DNS_SERVFAIL;
+    case ARES_EREFUSED:
+        return DNS_REFUSED;
+    case ARES_ETIMEOUT:
+        return DNS_TIMEOUT;
     case ARES_ECONNREFUSED:
         /* c-ares moves on from a server that answers SERVFAIL, REFUSED or
          * NOTIMP (failover), and says this once none is left. */
         *detail = "no server gave an answer: each one refused, failed (SERVFAIL) or could not "
                   "be reached";
         return DNS_ERROR;
-    case ARES_EBADRESP: return DNS_BAD_ANSWER;
+    case ARES_EBADRESP:
+        return DNS_BAD_ANSWER;
     case ARES_ECANCELLED:
-    case ARES_EDESTRUCTION: return DNS_CANCELLED;
-    default: return DNS_ERROR;
+    case ARES_EDESTRUCTION:
+        return DNS_CANCELLED;
+    default:
+        return DNS_ERROR;
     }
 }
 
@@ -184,10 +192,14 @@ static dns_status status_from_answer(const dns_answer *a, char *detail, size_t l
         return DNS_TRUNCATED;
     }
     switch (a->rcode) {
-    case DNS_RCODE_NOERROR: return a->n_records > 0 ? DNS_OK : DNS_NODATA;
-    case DNS_RCODE_NXDOMAIN: return DNS_NXDOMAIN;
-    case DNS_RCODE_SERVFAIL: return DNS_SERVFAIL;
-    case DNS_RCODE_REFUSED: return DNS_REFUSED;
+    case DNS_RCODE_NOERROR:
+        return a->n_records > 0 ? DNS_OK : DNS_NODATA;
+    case DNS_RCODE_NXDOMAIN:
+        return DNS_NXDOMAIN;
+    case DNS_RCODE_SERVFAIL:
+        return DNS_SERVFAIL;
+    case DNS_RCODE_REFUSED:
+        return DNS_REFUSED;
     default:
         snprintf(detail, len, "response code %s", dns_rcode_name(a->rcode, rc, sizeof rc));
         return DNS_ERROR;
@@ -365,16 +377,26 @@ const char *dns_resolver_servers(const dns_resolver *r)
 const char *dns_status_name(dns_status status)
 {
     switch (status) {
-    case DNS_OK: return "ok";
-    case DNS_NODATA: return "NODATA";
-    case DNS_NXDOMAIN: return "NXDOMAIN";
-    case DNS_SERVFAIL: return "SERVFAIL";
-    case DNS_REFUSED: return "REFUSED";
-    case DNS_TIMEOUT: return "timeout";
-    case DNS_TRUNCATED: return "truncated";
-    case DNS_BAD_ANSWER: return "malformed answer";
-    case DNS_ERROR: return "error";
-    case DNS_CANCELLED: return "cancelled";
+    case DNS_OK:
+        return "ok";
+    case DNS_NODATA:
+        return "NODATA";
+    case DNS_NXDOMAIN:
+        return "NXDOMAIN";
+    case DNS_SERVFAIL:
+        return "SERVFAIL";
+    case DNS_REFUSED:
+        return "REFUSED";
+    case DNS_TIMEOUT:
+        return "timeout";
+    case DNS_TRUNCATED:
+        return "truncated";
+    case DNS_BAD_ANSWER:
+        return "malformed answer";
+    case DNS_ERROR:
+        return "error";
+    case DNS_CANCELLED:
+        return "cancelled";
     }
     return "?";
 }

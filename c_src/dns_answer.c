@@ -242,8 +242,8 @@ static void read_negative_ttl(const reader *rd, size_t off, unsigned nscount, dn
 /* ---- the chain ---- */
 
 /* Follows CNAMEs from qname through cnames[]; marks the ones used. */
-static int follow_chain(dns_answer *a, dns_record *cnames, size_t n_cnames, bool *used,
-                        char *err, size_t errlen)
+static int follow_chain(dns_answer *a, dns_record *cnames, size_t n_cnames, bool *used, char *err,
+                        size_t errlen)
 {
     const char *cur = a->qname;
     for (;;) {
@@ -330,7 +330,8 @@ int dns_answer_parse(const unsigned char *buf, size_t len, uint16_t qtype, dns_a
     if (a.qtype != qtype) {
         char want[16];
         snprintf(err, errlen, "response is for type %s, not %s",
-                 dns_type_name(a.qtype, tname, sizeof tname), dns_type_name(qtype, want, sizeof want));
+                 dns_type_name(a.qtype, tname, sizeof tname),
+                 dns_type_name(qtype, want, sizeof want));
         return -1;
     }
     a.qname = strdup(qname);
@@ -346,8 +347,7 @@ int dns_answer_parse(const unsigned char *buf, size_t len, uint16_t qtype, dns_a
     for (unsigned k = 0; k < ancount; k++) {
         raw_rr rr;
         if (read_rr_header(&rd, &off, &rr) != 0) {
-            snprintf(err, errlen, "answer record %u of %u is cut off or malformed", k + 1,
-                     ancount);
+            snprintf(err, errlen, "answer record %u of %u is cut off or malformed", k + 1, ancount);
             goto fail;
         }
         if (rr.class_ != CLASS_IN) {
@@ -356,15 +356,15 @@ int dns_answer_parse(const unsigned char *buf, size_t len, uint16_t qtype, dns_a
             continue;
         }
         if (rr.type != qtype && rr.type != DNS_TYPE_CNAME) {
-            reject(&a, "%s record of %s: not asked for", dns_type_name(rr.type, tname, sizeof tname),
-                   rr.owner);
+            reject(&a, "%s record of %s: not asked for",
+                   dns_type_name(rr.type, tname, sizeof tname), rr.owner);
             continue;
         }
         dns_record rec;
         char why[128];
         if (decode_rdata(&rd, &rr, &rec, why, sizeof why) != 0) {
-            reject(&a, "%s record of %s: %s", dns_type_name(rr.type, tname, sizeof tname),
-                   rr.owner, why);
+            reject(&a, "%s record of %s: %s", dns_type_name(rr.type, tname, sizeof tname), rr.owner,
+                   why);
             continue;
         }
         int rc = rr.type == DNS_TYPE_CNAME ? push_record(&cnames, &n_cnames, &rec)
@@ -440,19 +440,26 @@ void dns_answer_free(dns_answer *a)
 const char *dns_type_name(uint16_t type, char *buf, size_t buflen)
 {
     switch (type) {
-    case DNS_TYPE_A: return "A";
-    case DNS_TYPE_AAAA: return "AAAA";
-    case DNS_TYPE_SRV: return "SRV";
-    case DNS_TYPE_CNAME: return "CNAME";
-    case DNS_TYPE_SOA: return "SOA";
-    default: snprintf(buf, buflen, "TYPE%u", type); return buf;
+    case DNS_TYPE_A:
+        return "A";
+    case DNS_TYPE_AAAA:
+        return "AAAA";
+    case DNS_TYPE_SRV:
+        return "SRV";
+    case DNS_TYPE_CNAME:
+        return "CNAME";
+    case DNS_TYPE_SOA:
+        return "SOA";
+    default:
+        snprintf(buf, buflen, "TYPE%u", type);
+        return buf;
     }
 }
 
 const char *dns_rcode_name(int rcode, char *buf, size_t buflen)
 {
-    static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL",
-                                        "NXDOMAIN", "NOTIMP", "REFUSED"};
+    static const char *const names[] = {"NOERROR",  "FORMERR", "SERVFAIL",
+                                        "NXDOMAIN", "NOTIMP",  "REFUSED"};
     if (rcode >= 0 && rcode < (int)(sizeof names / sizeof names[0])) return names[rcode];
     snprintf(buf, buflen, "RCODE%d", rcode);
     return buf;

@@ -43,17 +43,17 @@ typedef struct dns_record {
     uint32_t ttl;
     char *owner; /* owned */
     /* A/AAAA: the address as inet_ntop writes it; SRV/CNAME: the target. */
-    char *data; /* owned */
+    char *data;                      /* owned */
     uint16_t priority, weight, port; /* SRV only */
 } dns_record;
 
 typedef struct dns_answer {
-    int rcode;          /* the header's RCODE */
-    bool truncated;     /* TC was set: the answer is incomplete */
-    bool authoritative; /* AA */
-    uint16_t qtype;     /* the question's type */
-    char *qname;        /* the question's name (owned) */
-    char *final_name;   /* where the CNAME chain ends (owned; qname when there is none) */
+    int rcode;           /* the header's RCODE */
+    bool truncated;      /* TC was set: the answer is incomplete */
+    bool authoritative;  /* AA */
+    uint16_t qtype;      /* the question's type */
+    char *qname;         /* the question's name (owned) */
+    char *final_name;    /* where the CNAME chain ends (owned; qname when there is none) */
     dns_record *records; /* of qtype, owned by a name on the chain, in answer order */
     size_t n_records;
     dns_record *chain; /* the CNAMEs followed from qname, in order */

@@ -66,8 +66,9 @@ size_t dns_answer_add_members(const dns_answer *a, const char *basename, discove
         else
             snprintf(what, sizeof what, "%s %s", type, rec->data);
         if (rec->data[0] == '\0') {
-            discovery_result_add_evidence(r, "  %s (TTL %u s): target \".\" means no service: "
-                                             "rejected",
+            discovery_result_add_evidence(r,
+                                          "  %s (TTL %u s): target \".\" means no service: "
+                                          "rejected",
                                           what, (unsigned)rec->ttl);
             continue;
         }
@@ -272,10 +273,9 @@ static void round_finish(dns_rounds *s)
         const char *type = dns_type_name(lk->type, tname, sizeof tname);
         char ttl[48] = "";
         if (lk->has_ttl) snprintf(ttl, sizeof ttl, ", min TTL %u s", (unsigned)lk->min_ttl);
-        discovery_result_add_evidence(
-            &r, "%s %s via %s: %s%s%s; %zu member(s)%s", type, lk->name,
-            dns_resolver_servers(s->res), dns_status_name(lk->status), lk->detail[0] ? ": " : "",
-            lk->detail, lk->n_added, ttl);
+        discovery_result_add_evidence(&r, "%s %s via %s: %s%s%s; %zu member(s)%s", type, lk->name,
+                                      dns_resolver_servers(s->res), dns_status_name(lk->status),
+                                      lk->detail[0] ? ": " : "", lk->detail, lk->n_added, ttl);
         for (size_t e = 0; e < lk->part.n_evidence; e++)
             discovery_result_add_evidence(&r, "%s", lk->part.evidence[e]);
         size_t used = strlen(reasons);
@@ -298,8 +298,8 @@ static void round_finish(dns_rounds *s)
     } else {
         for (size_t k = 0; k < s->n; k++) {
             lookup_state *lk = &s->lk[k];
-            bool empty = lk->status == DNS_OK || lk->status == DNS_NODATA ||
-                         lk->status == DNS_NXDOMAIN;
+            bool empty =
+                lk->status == DNS_OK || lk->status == DNS_NODATA || lk->status == DNS_NXDOMAIN;
             if (lk->status == DNS_OK && lk->n_added > 0) {
                 for (size_t m = 0; m < lk->part.n_members; m++)
                     discovery_result_add_member(&r, lk->part.members[m]);

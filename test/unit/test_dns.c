@@ -359,7 +359,7 @@ static void test_parse_bad_records(void **state)
     p16(&P, 0);
     p16(&P, 1);
     p8(&P, 0);
-    rr_srv(&P, "svc.example", 5, 4369, "");                   /* "." : no service */
+    rr_srv(&P, "svc.example", 5, 4369, "");                  /* "." : no service */
     rr_srv(&P, "svc.example", 9, 4369, "Pod-0.svc.example"); /* fine */
     dns_answer a;
     char err[256];
@@ -897,9 +897,8 @@ static void drop_one_record(run_ctx *rc, const discovery_result *r)
 {
     (void)r;
     if (rc->reports != 1) return;
-    assert_int_equal(bind9_set_records(&bind9,
-                                       "ex-cluster-svc.default.svc 1 IN A 10.0.0.1\n"
-                                       "ex-cluster-svc.default.svc 1 IN A 10.0.0.2\n"),
+    assert_int_equal(bind9_set_records(&bind9, "ex-cluster-svc.default.svc 1 IN A 10.0.0.1\n"
+                                               "ex-cluster-svc.default.svc 1 IN A 10.0.0.2\n"),
                      0);
 }
 
@@ -963,9 +962,9 @@ int main(void)
     signal(SIGALRM, on_alarm);
     alarm(300);
     const struct CMUnitTest pure[] = {
-        cmocka_unit_test(test_parse_a_records),  cmocka_unit_test(test_parse_compression),
+        cmocka_unit_test(test_parse_a_records),   cmocka_unit_test(test_parse_compression),
         cmocka_unit_test(test_parse_cname_chain), cmocka_unit_test(test_parse_negative),
-        cmocka_unit_test(test_parse_malformed),  cmocka_unit_test(test_parse_bad_records),
+        cmocka_unit_test(test_parse_malformed),   cmocka_unit_test(test_parse_bad_records),
         cmocka_unit_test(test_members_addresses), cmocka_unit_test(test_option_checks),
     };
     const struct CMUnitTest live[] = {
