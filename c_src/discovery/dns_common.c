@@ -279,8 +279,11 @@ static void round_finish(dns_rounds *s)
         for (size_t e = 0; e < lk->part.n_evidence; e++)
             discovery_result_add_evidence(&r, "%s", lk->part.evidence[e]);
         size_t used = strlen(reasons);
-        snprintf(reasons + used, sizeof reasons - used, "%s%s %s: %s", used ? "; " : "", type,
-                 lk->name, dns_status_name(lk->status));
+        bool failure =
+            lk->status != DNS_OK && lk->status != DNS_NODATA && lk->status != DNS_NXDOMAIN;
+        snprintf(reasons + used, sizeof reasons - used, "%s%s %s: %s%s%s%s", used ? "; " : "", type,
+                 lk->name, dns_status_name(lk->status), failure && lk->detail[0] ? " (" : "",
+                 failure ? lk->detail : "", failure && lk->detail[0] ? ")" : "");
         if (lk->status == DNS_OK && lk->n_added > 0) {
             with_members++;
         } else if (lk->status == DNS_OK) {
