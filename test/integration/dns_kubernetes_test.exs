@@ -114,7 +114,11 @@ defmodule Clusterd.DnsKubernetesTest do
         ctx,
         net,
         "kubernetes_dns",
-        [service: "#{@svc}.cluster.local.", application_name: "ex-cluster", polling_interval: 300],
+        [
+          service: "#{@svc}.cluster.local.",
+          application_name: "ex-cluster",
+          polling_interval: 300
+        ],
         nameserver: Bind9.server(dns)
       )
 
@@ -124,7 +128,13 @@ defmodule Clusterd.DnsKubernetesTest do
 
     # NXDOMAIN for A and AAAA.
     dns = Bind9.set_records!(dns, "")
-    Harness.wait_for_log(ctx, h, ~r/discovery failed; keeping the last good members.*empty answer/)
+
+    Harness.wait_for_log(
+      ctx,
+      h,
+      ~r/discovery failed; keeping the last good members.*empty answer/
+    )
+
     Process.sleep(1_500)
 
     # SERVFAIL.
@@ -163,7 +173,11 @@ defmodule Clusterd.DnsKubernetesTest do
         ctx,
         net,
         "Cluster.Strategy.Kubernetes.DNS",
-        [service: "#{@svc}.cluster.local.", application_name: "ex-cluster", polling_interval: 500],
+        [
+          service: "#{@svc}.cluster.local.",
+          application_name: "ex-cluster",
+          polling_interval: 500
+        ],
         nameserver: Bind9.server(dns)
       )
 

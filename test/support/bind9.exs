@@ -111,7 +111,9 @@ defmodule Clusterd.Bind9 do
   def queries(dns, name) do
     File.read!(dns.log)
     |> String.split("\n")
-    |> Enum.filter(&(String.contains?(&1, "query: #{name} ") or String.contains?(&1, "(#{name})")))
+    |> Enum.filter(
+      &(String.contains?(&1, "query: #{name} ") or String.contains?(&1, "(#{name})"))
+    )
   end
 
   # ------------------------------------------------------------ internals
