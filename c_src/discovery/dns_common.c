@@ -358,7 +358,8 @@ static void on_lookup_done(void *arg, dns_status status, const char *detail,
             snprintf(lk->detail + u, sizeof lk->detail - u, "%sanswered for %s", u ? ", " : "",
                      answer->qname);
         }
-        if (status != DNS_OK && lk->detail[0] == '\0')
+        if (status != DNS_OK && status != DNS_NODATA && status != DNS_NXDOMAIN &&
+            lk->detail[0] == '\0')
             snprintf(lk->detail, sizeof lk->detail, "rcode %s",
                      dns_rcode_name(answer->rcode, rc, sizeof rc));
         if (status == DNS_OK) {

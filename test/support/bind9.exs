@@ -64,11 +64,20 @@ defmodule Clusterd.Bind9 do
     dns
   end
 
-  @doc "Replaces the zone's records and reloads; returns the new handle."
-  def set_records!(dns, records) do
+  @doc """
+  Replaces the zone's records and reloads; returns the new handle. Waits
+  until named has loaded them, unless wait: false (then call wait_loaded!/1).
+  """
+  def set_records!(dns, records, opts \\ []) do
     dns = %{dns | records: records, serial: dns.serial + 1}
     write_zone!(dns)
     reload!(dns)
+    if Keyword.get(opts, :wait, true), do: wait_loaded!(dns)
+    dns
+  end
+
+  @doc "Waits until named has loaded the handle's serial."
+  def wait_loaded!(dns) do
     wait_log!(dns, ~r/zone #{Regex.escape(dns.zone)}\/IN: loaded serial #{dns.serial}\b/)
     dns
   end
