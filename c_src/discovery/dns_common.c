@@ -30,6 +30,7 @@ typedef struct lookup_state {
     /* the members of its last usable answer, kept for its failures */
     char **last;
     size_t n_last;
+    bool failing; /* failed inside an ok round last time (logged at warn once) */
 } lookup_state;
 
 typedef struct dns_rounds {
@@ -311,13 +312,21 @@ static void round_finish(dns_rounds *s)
                 remember(lk); /* answered: it has none now */
             } else {
                 r.n_partial++;
+                char what[DNS_NAME_TEXT_MAX + 64];
+                snprintf(what, sizeof what, "%s %s: %s%s%s",
+                         dns_type_name(lk->type, tname, sizeof tname), lk->name,
+                         dns_status_name(lk->status), lk->detail[0] ? ": " : "", lk->detail);
                 discovery_result_add_evidence(
-                    &r, "%s %s failed (%s): keeping its %zu member(s) from its last answer",
-                    dns_type_name(lk->type, tname, sizeof tname), lk->name,
-                    dns_status_name(lk->status), lk->n_last);
+                    &r, "%s: keeping its %zu member(s) from its last answer", what, lk->n_last);
+                log_event(lk->failing ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN,
+                          "DNS look-up failed; keeping its members from the last answer",
+                          "topology", d->topology->name, "reason", what, LOG_END);
+                lk->failing = true;
                 for (size_t m = 0; m < lk->n_last; m++)
                     discovery_result_add_member(&r, lk->last[m]);
+                continue;
             }
+            lk->failing = false;
         }
     }
     for (size_t k = 0; k < s->n; k++)

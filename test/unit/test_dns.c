@@ -12,6 +12,9 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -929,6 +932,136 @@ static void test_rounds_follow_changes_and_ttl(void **state)
     assert_int_equal(bind9_set_records(&bind9, ZONE_BASE), 0);
 }
 
+/* ---- a scripted DNS server, for partial failures ----
+ *
+ * bind9 cannot fail AAAA while answering A. This UDP responder on a loopback
+ * port answers by a script that the test switches between rounds: each type
+ * gets a list of addresses or SERVFAIL. Everything else is real: c-ares, the
+ * parser, the rounds. */
+
+typedef struct scripted_dns {
+    int fd;
+    int port;
+    pthread_t thread;
+    atomic_int stop;
+    atomic_int round; /* which script */
+} scripted_dns;
+
+static scripted_dns sdns;
+
+/* Script: round -> (A addresses or NULL for SERVFAIL, AAAA likewise). */
+static const char *const script_a[] = {"10.0.0.1", "10.0.0.1,10.0.0.2", NULL};
+static const char *const script_aaaa[] = {"fd00::1", NULL, NULL};
+
+static void *scripted_dns_main(void *arg)
+{
+    scripted_dns *sd = arg;
+    while (!atomic_load(&sd->stop)) {
+        struct pollfd pfd = {.fd = sd->fd, .events = POLLIN};
+        if (poll(&pfd, 1, 50) <= 0) continue;
+        unsigned char q[512];
+        struct sockaddr_in from;
+        socklen_t flen = sizeof from;
+        ssize_t n = recvfrom(sd->fd, q, sizeof q, 0, (struct sockaddr *)&from, &flen);
+        if (n < 17) continue;
+        size_t off = 12;
+        while (off < (size_t)n && q[off] != 0)
+            off += q[off] + 1u;
+        if (off + 5 > (size_t)n) continue;
+        unsigned qtype = ((unsigned)q[off + 1] << 8) | q[off + 2];
+        size_t qend = off + 5;
+        int r = atomic_load(&sd->round);
+        if (r > 2) r = 2;
+        const char *list = qtype == DNS_TYPE_A ? script_a[r] : script_aaaa[r];
+        pkt *p = calloc(1, sizeof *p);
+        memcpy(p->b, q, qend);
+        p->n = qend;
+        p->b[2] = 0x85; /* QR, AA, RD */
+        p->b[3] = list == NULL ? DNS_RCODE_SERVFAIL : 0;
+        p->b[6] = p->b[7] = p->b[8] = p->b[9] = p->b[10] = p->b[11] = 0;
+        unsigned count = 0;
+        if (list != NULL) {
+            char copy[128];
+            snprintf(copy, sizeof copy, "%s", list);
+            for (char *save = NULL, *ip = strtok_r(copy, ",", &save); ip != NULL;
+                 ip = strtok_r(NULL, ",", &save)) {
+                p16(p, 0xC000 | 12);
+                p16(p, qtype);
+                p16(p, 1);
+                p32(p, 5);
+                p16(p, qtype == DNS_TYPE_A ? 4 : 16);
+                inet_pton(qtype == DNS_TYPE_A ? AF_INET : AF_INET6, ip, p->b + p->n);
+                p->n += qtype == DNS_TYPE_A ? 4 : 16;
+                count++;
+            }
+        }
+        p->b[7] = (unsigned char)count;
+        sendto(sd->fd, p->b, p->n, 0, (struct sockaddr *)&from, flen);
+        free(p);
+    }
+    return NULL;
+}
+
+static void scripted_dns_start(scripted_dns *sd)
+{
+    memset(sd, 0, sizeof *sd);
+    sd->fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(sd->fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(sd->fd, (struct sockaddr *)&a, &len), 0);
+    sd->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&sd->thread, NULL, scripted_dns_main, sd), 0);
+}
+
+static void scripted_dns_stop(scripted_dns *sd)
+{
+    atomic_store(&sd->stop, 1);
+    pthread_join(sd->thread, NULL);
+    close(sd->fd);
+}
+
+static void next_script(run_ctx *rc, const discovery_result *r)
+{
+    (void)r;
+    atomic_store(&sdns.round, rc->reports);
+}
+
+static void test_partial_failure_keeps_that_types_members(void **state)
+{
+    (void)state;
+    scripted_dns_start(&sdns);
+    char server[32];
+    snprintf(server, sizeof server, "127.0.0.1:%d", sdns.port);
+    run_ctx rc;
+    run_init(&rc, "kubernetes_dns", server);
+    run_set_str(&rc, "service", "svc.example.");
+    run_set_str(&rc, "application_name", "app");
+    run_set_int(&rc, "polling_interval", 100);
+    rc.d.once = false;
+    rc.stop_after = 3;
+    rc.hook = next_script;
+    run_loop(&rc);
+    scripted_dns_stop(&sdns);
+
+    /* Round 1: A and AAAA answer. */
+    assert_int_equal(rc.results[0].verdict, DISCOVERY_OK);
+    assert_int_equal(rc.results[0].n_members, 2);
+    /* Round 2: A answers with one more, AAAA fails: ok, AAAA's member kept. */
+    const discovery_result *r = &rc.results[1];
+    assert_int_equal(r->verdict, DISCOVERY_OK);
+    assert_int_equal(r->n_partial, 1);
+    assert_int_equal(r->n_members, 3);
+    assert_string_equal(r->members[0], "app@10.0.0.1");
+    assert_string_equal(r->members[1], "app@10.0.0.2");
+    assert_string_equal(r->members[2], "app@fd00::1");
+    assert_true(has_evidence(r, "keeping its 1 member(s) from its last answer"));
+    /* Round 3: both fail: a failed round (the coordinator keeps the set). */
+    assert_int_equal(rc.results[2].verdict, DISCOVERY_FAILED);
+    assert_non_null(strstr(rc.results[2].reason, "no server gave an answer"));
+    run_free(&rc);
+}
+
 /* ---- main ---- */
 
 static void on_alarm(int sig)
@@ -977,6 +1110,7 @@ int main(void)
         cmocka_unit_test(test_kubernetes_dnssrv_members),
         cmocka_unit_test(test_fail_static_verdicts),
         cmocka_unit_test(test_rounds_follow_changes_and_ttl),
+        cmocka_unit_test(test_partial_failure_keeps_that_types_members),
     };
     int failed = cmocka_run_group_tests_name("dns_answer", pure, NULL, NULL);
     failed += cmocka_run_group_tests_name("dns_bind9", live, group_setup, group_teardown);
