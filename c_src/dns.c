@@ -274,8 +274,12 @@ static int set_servers(dns_resolver *r, const dns_options *opts, char *err, size
     }
     size_t used = 0;
     for (size_t k = 0; k < opts->n_nameservers; k++) {
-        int n = snprintf(r->servers + used, sizeof r->servers - used, "%s%s", k ? "," : "",
-                         opts->nameservers[k]);
+        /* c-ares 1.18 takes "[v6]:port" and a bare "v6", not "[v6]". */
+        const char *ns = opts->nameservers[k];
+        size_t len = strlen(ns);
+        bool bracketed = len > 2 && ns[0] == '[' && ns[len - 1] == ']';
+        int n = snprintf(r->servers + used, sizeof r->servers - used, "%s%.*s", k ? "," : "",
+                         (int)(bracketed ? len - 2 : len), bracketed ? ns + 1 : ns);
         if (n < 0 || (size_t)n >= sizeof r->servers - used) {
             snprintf(err, errlen, "resolver.nameservers: list longer than %d characters",
                      SERVERS_TEXT_MAX - 1);

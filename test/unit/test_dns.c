@@ -639,6 +639,13 @@ static void test_resolver_bad_nameserver(void **state)
     char err[256];
     assert_int_equal(dns_resolver_new(&loop, &opts, &r, err, sizeof err), -1);
     assert_non_null(strstr(err, "c-ares takes IP addresses"));
+    /* What the config accepts, c-ares takes. */
+    char *good[] = {"127.0.0.1", "127.0.0.1:5300", "[::1]:53", "[fd00::1]"};
+    opts = (dns_options){.nameservers = good, .n_nameservers = 4};
+    if (dns_resolver_new(&loop, &opts, &r, err, sizeof err) != 0) fail_msg("%s", err);
+    assert_string_equal(dns_resolver_servers(r), "127.0.0.1,127.0.0.1:5300,[::1]:53,fd00::1");
+    dns_resolver_close(r, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
@@ -658,6 +665,8 @@ struct run_ctx {
     discovery_result results[4];
     bool closed;
     report_hook hook;
+    int stop_after_ms; /* > 0: stop from a timer after this long, whatever runs */
+    uv_timer_t stopper;
 };
 
 static void result_copy(discovery_result *dst, const discovery_result *src)
@@ -739,6 +748,13 @@ static void run_set_int(run_ctx *rc, const char *name, long long v)
     o->set = true;
 }
 
+static void stop_now(uv_timer_t *t)
+{
+    run_ctx *rc = t->data;
+    discovery_stop(&rc->d);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
 static void run_loop(run_ctx *rc)
 {
     uv_loop_t loop;
@@ -749,6 +765,11 @@ static void run_loop(run_ctx *rc)
         rc->topo.strategy->validate(&rc->topo.options, err, sizeof err) != 0)
         fail_msg("validate: %s", err);
     if (discovery_start(&rc->d, err, sizeof err) != 0) fail_msg("start: %s", err);
+    if (rc->stop_after_ms > 0) {
+        uv_timer_init(&loop, &rc->stopper);
+        rc->stopper.data = rc;
+        uv_timer_start(&rc->stopper, stop_now, (uint64_t)rc->stop_after_ms, 0);
+    }
     uv_run(&loop, UV_RUN_DEFAULT);
     if (!rc->closed) {
         discovery_stop(&rc->d);
@@ -932,6 +953,33 @@ static void test_rounds_follow_changes_and_ttl(void **state)
     assert_int_equal(bind9_set_records(&bind9, ZONE_BASE), 0);
 }
 
+/* Stopped while a round waits for a server that never answers (as on a
+ * SIGHUP reload or at shutdown): no report, everything closed and freed. */
+static void test_stop_during_a_round(void **state)
+{
+    (void)state;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    char server[32];
+    snprintf(server, sizeof server, "127.0.0.1:%d", ntohs(a.sin_port));
+    run_ctx rc;
+    run_init(&rc, "kubernetes_dnssrv", server);
+    run_set_str(&rc, "service", "svc");
+    run_set_str(&rc, "namespace", "ns");
+    run_set_str(&rc, "application_name", "app");
+    rc.d.once = false;
+    rc.stop_after = 100;
+    rc.stop_after_ms = 300;
+    run_loop(&rc);
+    close(s);
+    assert_int_equal(rc.reports, 0);
+    assert_true(rc.closed);
+    run_free(&rc);
+}
+
 /* ---- a scripted DNS server, for partial failures ----
  *
  * bind9 cannot fail AAAA while answering A. This UDP responder on a loopback
@@ -1111,6 +1159,7 @@ int main(void)
         cmocka_unit_test(test_fail_static_verdicts),
         cmocka_unit_test(test_rounds_follow_changes_and_ttl),
         cmocka_unit_test(test_partial_failure_keeps_that_types_members),
+        cmocka_unit_test(test_stop_during_a_round),
     };
     int failed = cmocka_run_group_tests_name("dns_answer", pure, NULL, NULL);
     failed += cmocka_run_group_tests_name("dns_bind9", live, group_setup, group_teardown);
