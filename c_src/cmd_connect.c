@@ -97,7 +97,7 @@ static int run_action(int argc, char **argv, bool connect)
                !strcmp(text, "ignored")
                    ? " (the node is not distributed)"
                    : connect ? " (B unreachable from A, another cookie, or a refused handshake)"
-                             : "");
+                             : " (A was not connected to B)");
     }
 out:
     ei_x_free(&args);
