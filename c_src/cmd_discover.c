@@ -34,7 +34,11 @@ static void copy_result(discovery_result *dst, const discovery_result *src)
     for (size_t i = 0; i < src->n_evidence; i++)
         discovery_result_add_evidence(dst, "%s", src->evidence[i]);
     dst->n_partial = src->n_partial;
-    if (src->verdict != DISCOVERY_OK) discovery_result_fail(dst, "%s", src->reason);
+    /* the reason is among the copied evidence lines already */
+    if (src->verdict != DISCOVERY_OK) {
+        dst->verdict = src->verdict;
+        memcpy(dst->reason, src->reason, sizeof(dst->reason));
+    }
     discovery_result_finish(dst);
 }
 
