@@ -102,9 +102,10 @@ int cli_setup_logging(const cli_opts *o)
 int cli_setup_quiet_logging(const cli_opts *o)
 {
     if (cli_setup_logging(o) < 0) return -1;
-    if (!o->verbose) log_init(LOG_LEVEL_ERROR, o->log_format && !strcmp(o->log_format, "json")
-                                                   ? LOG_FORMAT_JSON
-                                                   : LOG_FORMAT_LOGFMT);
+    if (!o->verbose)
+        log_init(LOG_LEVEL_ERROR, o->log_format && !strcmp(o->log_format, "json")
+                                      ? LOG_FORMAT_JSON
+                                      : LOG_FORMAT_LOGFMT);
     return 0;
 }
 

@@ -77,12 +77,12 @@ static int run_action(int argc, char **argv, bool connect)
         json_object_set_new(j, "on", json_string(a));
         json_object_set_new(j, "target", json_string(b));
         json_object_set_new(j, "result", json_string(result));
-        json_object_set_new(j, "reply", t.reached && t.replies[0].ok ? json_string(text)
-                                                                      : json_null());
+        json_object_set_new(j, "reply",
+                            t.reached && t.replies[0].ok ? json_string(text) : json_null());
         json_object_set_new(j, "error",
-                            !t.reached            ? json_string(t.error)
-                            : !t.replies[0].ok    ? json_string(t.replies[0].reason)
-                                                  : json_null());
+                            !t.reached         ? json_string(t.error)
+                            : !t.replies[0].ok ? json_string(t.replies[0].reason)
+                                               : json_null());
         char *s = json_dumps(j, JSON_INDENT(2));
         if (s) printf("%s\n", s);
         free(s);
@@ -94,10 +94,9 @@ static int run_action(int argc, char **argv, bool connect)
     } else if (status == EXIT_FAIL) {
         printf("%s%s%s: %s:%s('%s') on %s returned %s%s\n", cli_color(CLI_RED), result,
                cli_color(CLI_RESET), call.mod, call.fun, b, a, text,
-               !strcmp(text, "ignored")
-                   ? " (the node is not distributed)"
-                   : connect ? " (B unreachable from A, another cookie, or a refused handshake)"
-                             : " (A was not connected to B)");
+               !strcmp(text, "ignored") ? " (the node is not distributed)"
+               : connect ? " (B unreachable from A, another cookie, or a refused handshake)"
+                         : " (A was not connected to B)");
     }
 out:
     ei_x_free(&args);

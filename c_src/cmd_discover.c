@@ -158,8 +158,8 @@ static json_t *to_json(const config *cfg, const discovery_result *r)
             json_array_append_new(ev, json_string(r[i].evidence[k]));
         json_object_set_new(e, "strategy", json_string(cfg->topologies[i].strategy->module));
         json_object_set_new(e, "members", m);
-        json_object_set_new(e, "error", r[i].verdict == DISCOVERY_OK ? json_null()
-                                                                     : json_string(r[i].reason));
+        json_object_set_new(e, "error",
+                            r[i].verdict == DISCOVERY_OK ? json_null() : json_string(r[i].reason));
         json_object_set_new(e, "evidence", ev);
         json_object_set_new(e, "failed_sources", json_integer((json_int_t)r[i].n_partial));
         json_object_set_new(topos, cfg->topologies[i].name, e);

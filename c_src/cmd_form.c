@@ -130,8 +130,7 @@ static void print_result(const form_ctx *f, uint64_t elapsed_ms, bool json)
         json_t *err = json_object_get(t, "error");
         if (json_is_string(err))
             printf("topology %s: discovery failed: %s\n", name, json_string_value(err));
-        else if (!json_is_true(json_object_get(t, "answered")) &&
-                 json_object_get(t, "answered"))
+        else if (!json_is_true(json_object_get(t, "answered")) && json_object_get(t, "answered"))
             printf("topology %s: discovery has not answered\n", name);
     }
     json_t *links = json_object_get(s, "links");

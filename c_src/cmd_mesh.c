@@ -18,25 +18,27 @@
 #include "probe.h"
 #include "strv.h"
 
+#define MISSING_SHOWN 20 /* text lines; --json has every pair */
+
 enum { CALL_VISIBLE, CALL_HIDDEN, CALL_OTP, CALL_TICK, N_CALLS };
 
 typedef struct observation {
     size_t n;
-    char **nodes;         /* the nodes asked, sorted (owned) */
-    probe_target *t;      /* per node */
-    bool *reachable;      /* connected and nodes() answered */
-    const char **why;     /* per unreachable node: failure word (static strings) */
-    char **err;           /* per unreachable node: the reason (owned) */
-    char ***seen;         /* per node: its nodes(visible), sorted (owned) */
+    char **nodes;     /* the nodes asked, sorted (owned) */
+    probe_target *t;  /* per node */
+    bool *reachable;  /* connected and nodes() answered */
+    const char **why; /* per unreachable node: failure word (static strings) */
+    char **err;       /* per unreachable node: the reason (owned) */
+    char ***seen;     /* per node: its nodes(visible), sorted (owned) */
     size_t *n_seen;
-    char ***hidden;       /* per node: its nodes(hidden) without us (owned) */
+    char ***hidden; /* per node: its nodes(hidden) without us (owned) */
     size_t *n_hidden;
     char **otp, **tick;   /* per node: text (owned), "" when unknown */
     mesh_graph observed;  /* i -> j: j in i's nodes() */
     mesh_graph hid;       /* i -> j: j in i's nodes(hidden) */
     size_t (*missing)[2]; /* pairs (i < j) */
     size_t n_missing;
-    size_t *comp;         /* partition of each node, SIZE_MAX when not placed */
+    size_t *comp; /* partition of each node, SIZE_MAX when not placed */
     size_t n_parts;
     bool full_mesh;
     bool otp_differs, tick_differs;
@@ -199,10 +201,14 @@ static char mark(const observation *ob, size_t i, size_t j)
 static const char *mark_color(char m)
 {
     switch (m) {
-    case '+': return cli_color(CLI_GREEN);
-    case '-': return cli_color(CLI_RED);
-    case 'h': return cli_color(CLI_YELLOW);
-    default: return cli_color(CLI_DIM);
+    case '+':
+        return cli_color(CLI_GREEN);
+    case '-':
+        return cli_color(CLI_RED);
+    case 'h':
+        return cli_color(CLI_YELLOW);
+    default:
+        return cli_color(CLI_DIM);
     }
 }
 
@@ -253,10 +259,10 @@ static void print_text(const observation *ob)
             for (size_t k = 0; k < ob->n_seen[i]; k++)
                 if (index_of(ob, ob->seen[i][k]) < 0) extra++;
             if (extra) printf(", also sees %zu node%s not listed", extra, extra == 1 ? "" : "s");
-            if (ob->n_hidden[i]) printf(", %zu hidden", ob->n_hidden[i]);
+            if (ob->n_hidden[i])
+                printf(", %zu hidden peer%s", ob->n_hidden[i], ob->n_hidden[i] == 1 ? "" : "s");
         } else {
-            printf("   %sunreachable%s (%s)", cli_color(CLI_RED), cli_color(CLI_RESET),
-                   ob->why[i]);
+            printf("   %sunreachable%s (%s)", cli_color(CLI_RED), cli_color(CLI_RESET), ob->why[i]);
         }
         printf("\n");
     }
@@ -274,7 +280,8 @@ static void print_text(const observation *ob)
         size_t unreachable = 0;
         for (size_t i = 0; i < n; i++)
             unreachable += !ob->reachable[i];
-        if (unreachable) printf(", %zu node%s unreachable", unreachable, unreachable == 1 ? "" : "s");
+        if (unreachable)
+            printf(", %zu node%s unreachable", unreachable, unreachable == 1 ? "" : "s");
         printf("\n");
         if (ob->n_parts > 1) {
             printf("partitions: %zu\n", ob->n_parts);
@@ -286,6 +293,11 @@ static void print_text(const observation *ob)
             }
         }
         for (size_t k = 0; k < ob->n_missing; k++) {
+            if (k == MISSING_SHOWN && ob->n_missing > MISSING_SHOWN + 1) {
+                printf("... and %zu more missing links (--json lists them all)\n",
+                       ob->n_missing - k);
+                break;
+            }
             size_t a = ob->missing[k][0], b = ob->missing[k][1];
             bool hidden = mesh_graph_get(&ob->hid, a, b) || mesh_graph_get(&ob->hid, b, a);
             printf("missing link: %s <-> %s%s\n", ob->nodes[a], ob->nodes[b],

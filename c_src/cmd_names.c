@@ -12,6 +12,11 @@
 
 #define NAMES_MAX 4096
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const epmd_name *)a)->name, ((const epmd_name *)b)->name);
+}
+
 int cmd_names(int argc, char **argv)
 {
     cli_opts o;
@@ -39,6 +44,7 @@ int cmd_names(int argc, char **argv)
         status = EXIT_FAIL;
         goto out;
     }
+    qsort(names, count, sizeof(*names), by_name);
     if (o.json) {
         json_t *j = json_object(), *arr = json_array();
         json_object_set_new(j, "host", json_string(host));

@@ -49,9 +49,9 @@ static json_t *to_json(const probe_target *t, size_t n)
         json_t *e = json_object();
         json_object_set_new(e, "ok", json_boolean(ok));
         json_object_set_new(e, "reason",
-                            json_string(ok            ? "ok"
+                            json_string(ok           ? "ok"
                                         : p->reached ? "rpc_failed"
-                                                      : dial_failure_word(p->dial.why)));
+                                                     : dial_failure_word(p->dial.why)));
         json_object_set_new(e, "error",
                             ok           ? json_null()
                             : p->reached ? json_string(r->reason)

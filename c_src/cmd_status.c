@@ -136,9 +136,8 @@ static void print_text(json_t *j)
                json_string_value(json_object_get(v, "action")),
                json_string_value(json_object_get(v, "on")),
                json_string_value(json_object_get(v, "targets")),
-               json_string_value(json_object_get(v, "result")),
-               json_is_string(why) ? " (" : "", json_is_string(why) ? json_string_value(why) : "",
-               json_is_string(why) ? ")" : "");
+               json_string_value(json_object_get(v, "result")), json_is_string(why) ? " (" : "",
+               json_is_string(why) ? json_string_value(why) : "", json_is_string(why) ? ")" : "");
     }
 }
 

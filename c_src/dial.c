@@ -21,16 +21,26 @@ static uint64_t now_us(void)
 const char *dial_failure_word(dial_failure f)
 {
     switch (f) {
-    case DIAL_OK: return "ok";
-    case DIAL_BAD_NAME: return "bad_name";
-    case DIAL_NO_EPMD: return "no_epmd";
-    case DIAL_NOT_REGISTERED: return "not_registered";
-    case DIAL_EPMD_ERROR: return "epmd_error";
-    case DIAL_PORT_CLOSED: return "port_closed";
-    case DIAL_COOKIE: return "cookie_rejected";
-    case DIAL_REFUSED: return "refused";
-    case DIAL_TIMEOUT: return "timeout";
-    case DIAL_FAILED: break;
+    case DIAL_OK:
+        return "ok";
+    case DIAL_BAD_NAME:
+        return "bad_name";
+    case DIAL_NO_EPMD:
+        return "no_epmd";
+    case DIAL_NOT_REGISTERED:
+        return "not_registered";
+    case DIAL_EPMD_ERROR:
+        return "epmd_error";
+    case DIAL_PORT_CLOSED:
+        return "port_closed";
+    case DIAL_COOKIE:
+        return "cookie_rejected";
+    case DIAL_REFUSED:
+        return "refused";
+    case DIAL_TIMEOUT:
+        return "timeout";
+    case DIAL_FAILED:
+        break;
     }
     return "failed";
 }
@@ -38,7 +48,7 @@ const char *dial_failure_word(dial_failure f)
 int dial_node_info(cnode *cn, const char *node, unsigned timeout_ms, dial_info *info, char *err,
                    size_t errlen)
 {
-    dial_info scratch;
+    dial_info scratch = {0};
     dial_info *di = info ? info : &scratch;
     memset(di, 0, sizeof(*di));
     di->why = DIAL_FAILED;

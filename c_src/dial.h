@@ -30,8 +30,8 @@ const char *dial_failure_word(dial_failure f);
  * how long the EPMD lookup and the handshake took. */
 typedef struct dial_info {
     dial_failure why;
-    int port;             /* 0 when the lookup failed */
-    unsigned epmd_us;     /* EPMD lookup */
+    int port;              /* 0 when the lookup failed */
+    unsigned epmd_us;      /* EPMD lookup */
     unsigned handshake_us; /* TCP connect + distribution handshake */
 } dial_info;
 

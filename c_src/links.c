@@ -607,8 +607,8 @@ static void link_conn_closed(conn *c, const char *reason, void *arg)
 static void connect_work(uv_work_t *req)
 {
     connect_job *job = req->data;
-    job->fd = dial_node_info(job->cn, job->node, job->timeout_ms, &job->dial, job->err,
-                             sizeof(job->err));
+    job->fd =
+        dial_node_info(job->cn, job->node, job->timeout_ms, &job->dial, job->err, sizeof(job->err));
 }
 
 static void connect_done(uv_work_t *req, int status)

@@ -129,8 +129,7 @@ static void guard_cb(uv_timer_t *h)
     for (size_t i = 0; i < r->n; i++) {
         target_ctx *tc = &r->tcs[i];
         if (tc->done) continue;
-        if (!tc->t->reached)
-            snprintf(tc->t->error, sizeof(tc->t->error), "no answer in time");
+        if (!tc->t->reached) snprintf(tc->t->error, sizeof(tc->t->error), "no answer in time");
         for (size_t k = 0; k < r->n_calls; k++) {
             probe_reply *rep = &tc->t->replies[k];
             if (!rep->ok && !rep->reason[0])

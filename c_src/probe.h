@@ -29,7 +29,7 @@ typedef struct probe_reply {
     char reason[256]; /* when !ok: timeout, link down, badrpc text */
     char *term;       /* when ok: the reply term (no version byte), malloc'd */
     size_t len;
-    unsigned rtt_us;  /* request sent -> reply received */
+    unsigned rtt_us; /* request sent -> reply received */
 } probe_reply;
 
 typedef struct probe_target {
