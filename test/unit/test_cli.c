@@ -66,10 +66,17 @@ static void test_colors_off_without_tty(void **state)
     (void)state;
     cli_opts o;
     memset(&o, 0, sizeof(o));
-    /* the test's stdout is a pipe or file under run-unit.sh; force it */
+    /* stdout may be a terminal when run by hand: make it /dev/null for the
+     * decision, then put it back for cmocka's report */
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    assert_true(saved >= 0);
     FILE *f = freopen("/dev/null", "w", stdout);
     assert_non_null(f);
     cli_color_setup(&o);
+    fflush(stdout);
+    assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+    close(saved);
     assert_string_equal(cli_color(CLI_RED), "");
     assert_string_equal(cli_color(CLI_RESET), "");
 }
