@@ -65,12 +65,47 @@ static void print_version(void)
     printf("  c-ares %s (not used yet)\n", ARES_VERSION_STR);
 }
 
+/* Prints text wrapped at 78 columns; the first line starts at column
+ * first_col (>= indent), the others are indented by indent. */
+static void print_wrapped(const char *text, size_t len, int first_col, int indent)
+{
+    int col = first_col;
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        while (p < end && *p == ' ')
+            p++;
+        const char *w = p;
+        while (p < end && *p != ' ')
+            p++;
+        int wl = (int)(p - w);
+        if (wl == 0) break;
+        if (col > indent && col + 1 + wl > 78) {
+            printf("\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            putchar(' ');
+            col++;
+        }
+        printf("%.*s", wl, w);
+        col += wl;
+    }
+    putchar('\n');
+}
+
+/* The first sentence of a summary (up to ". "), for the command list. */
+static size_t first_sentence(const char *s)
+{
+    const char *dot = strstr(s, ". ");
+    return dot ? (size_t)(dot - s) : strlen(s);
+}
+
 int cli_help(const char *name)
 {
     if (name) {
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
             if (strcmp(commands[i].name, name) == 0) {
-                printf("usage: clusterd %s\n\n%s\n", commands[i].usage, commands[i].summary);
+                printf("usage: clusterd %s\n\n", commands[i].usage);
+                print_wrapped(commands[i].summary, strlen(commands[i].summary), 0, 0);
                 printf("\nCommon options:\n"
                        "  -c, --config FILE   the YAML configuration\n"
                        "  --cookie-file F     the cookie (else node.cookie_file, node.cookie_env,\n"
@@ -90,8 +125,10 @@ int cli_help(const char *name)
     printf("clusterd %s: forms and heals Erlang/Elixir clusters from outside, as a C-node.\n\n",
            CLUSTERD_VERSION);
     printf("usage: clusterd COMMAND [options]\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        printf("  %-10s ", commands[i].name);
+        print_wrapped(commands[i].summary, first_sentence(commands[i].summary), 13, 13);
+    }
     printf("\n  help COMMAND   options of one command\n  --version      versions\n");
     return 0;
 }
