@@ -296,7 +296,7 @@ static void round_finish(dns_rounds *s)
     }
     if (with_members == 0) {
         if (failed == 0)
-            discovery_result_fail(&r, "empty answer (%s): members kept", reasons);
+            discovery_result_fail(&r, "empty answer (%s)", reasons);
         else
             discovery_result_fail(&r, "%s", reasons);
     } else {

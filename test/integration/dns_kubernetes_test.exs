@@ -79,6 +79,15 @@ defmodule Clusterd.DnsKubernetesTest do
     Harness.wait_for_full_mesh(ctx, nodes([p1, p2, p3]))
     assert Harness.nodes_of(p4.node) == {:ok, []}, "a pod without a record was meshed"
 
+    # `clusterd discover` shows the records, their TTLs and the members made.
+    r = Pods.run_cli(ctx, net, ["discover", "-c", config])
+    assert r.status == 0, r.out <> r.err
+
+    for p <- [p1, p2, p3],
+        do: assert(r.out =~ "A #{p.ip} (TTL 5 s) -> ex-cluster@#{p.ip}", r.out)
+
+    assert r.out =~ ~r/AAAA #{Regex.escape(@svc)}.cluster.local. via [0-9.:]+: NODATA/
+
     # The fourth pod's record appears.
     dns = Bind9.set_records!(dns, a_records(pods))
     Harness.wait_for_full_mesh(ctx, nodes(pods))
