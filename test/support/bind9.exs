@@ -52,7 +52,7 @@ defmodule Clusterd.Bind9 do
         ctx.dir,
         :dns,
         "named-#{n}",
-        "named",
+        System.find_executable("named") || "/usr/sbin/named",
         ["-g", "-c", Path.join(dir, "named.conf")] ++ if(dns.ip6, do: [], else: ["-4"]),
         [{"CLUSTERD_TEST_RUN", Harness.run_id()}],
         dns.log

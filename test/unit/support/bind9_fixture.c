@@ -150,6 +150,8 @@ static int start_once(bind9_fixture *f, const char *records)
             dup2(fd, 2);
         }
         execlp("named", "named", "-g", "-4", "-c", path, (char *)NULL);
+        /* /usr/sbin is not on every user's PATH. */
+        execl("/usr/sbin/named", "named", "-g", "-4", "-c", path, (char *)NULL);
         _exit(127);
     }
     f->pid = pid;
