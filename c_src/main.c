@@ -62,7 +62,7 @@ static void print_version(void)
     printf("  %s (ei)\n", EI_VERSION_STR);
     printf("  libyaml %s\n", yaml_get_version_string());
     printf("  libcurl %s (not used yet)\n", LIBCURL_VERSION);
-    printf("  c-ares %s (not used yet)\n", ARES_VERSION_STR);
+    printf("  c-ares %s\n", ARES_VERSION_STR);
 }
 
 /* Prints text wrapped at 78 columns; the first line starts at column
