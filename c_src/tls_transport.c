@@ -61,7 +61,7 @@ static void describe(tls_stream *s, int ssl_err, int sys_errno)
     } else if (ssl_err == SSL_ERROR_SSL) {
         const char *r = last_reason();
         if (strstr(r, "alert"))
-            snprintf(s->err, sizeof(s->err), "the peer refused us: %s", r);
+            snprintf(s->err, sizeof(s->err), "the peer refused the handshake (%s)", r);
         else if (strstr(r, "wrong version number") || strstr(r, "packet length too long") ||
                  strstr(r, "record layer failure"))
             snprintf(s->err, sizeof(s->err),
