@@ -330,9 +330,10 @@ tls_context *tls_context_new(const config_tls *cfg, char *err, size_t errlen)
     /* Long-lived connections: no resumption, so no session tickets. */
     SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(t->ctx, 0);
+    /* Always our callback: OpenSSL's default would prompt on the terminal. */
+    SSL_CTX_set_default_passwd_cb(t->ctx, passphrase_cb);
     if (cfg->password_file) {
         if (read_passphrase(cfg->password_file, pass, sizeof(pass), err, errlen) < 0) goto fail;
-        SSL_CTX_set_default_passwd_cb(t->ctx, passphrase_cb);
         SSL_CTX_set_default_passwd_cb_userdata(t->ctx, pass);
     }
     if (SSL_CTX_use_certificate_chain_file(t->ctx, cfg->certfile) != 1) {
@@ -340,10 +341,16 @@ tls_context *tls_context_new(const config_tls *cfg, char *err, size_t errlen)
         goto fail;
     }
     if (SSL_CTX_use_PrivateKey_file(t->ctx, cfg->keyfile, SSL_FILETYPE_PEM) != 1) {
+        if (strstr(last_reason(), "key values mismatch")) {
+            snprintf(err, errlen, "node.tls: keyfile %s does not match certfile %s",
+                     cfg->keyfile, cfg->certfile);
+            goto fail;
+        }
         load_error(err, errlen, "keyfile", cfg->keyfile);
-        if (!cfg->password_file && strstr(err, "bad decrypt") == NULL)
-            snprintf(err + strlen(err), errlen - strlen(err),
-                     " (an encrypted key needs password_file)");
+        if (!cfg->password_file) {
+            size_t used = strlen(err);
+            snprintf(err + used, errlen - used, " (if the key is encrypted, set password_file)");
+        }
         goto fail;
     }
     /* The passphrase is needed only for loading the key. */
