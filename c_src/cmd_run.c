@@ -96,8 +96,8 @@ int cmd_run(int argc, char **argv)
     }
     log_event(LOG_LEVEL_INFO, "clusterd started", "node", cn.name, "visibility",
               visible ? "visible" : "hidden", "transport", cn.tls ? "tls" : "tcp", "port", port,
-              "topologies", topo_count,
-              "cookie_source", source, "version", CLUSTERD_VERSION, LOG_END);
+              "topologies", topo_count, "cookie_source", source, "version", CLUSTERD_VERSION,
+              LOG_END);
     uv_run(&loop, UV_RUN_DEFAULT);
     log_event(LOG_LEVEL_INFO, "clusterd stopped", LOG_END);
     status = EXIT_OK;

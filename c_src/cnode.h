@@ -21,7 +21,7 @@ typedef struct cnode {
     unsigned creation;
     int listen_fd; /* -1 until cnode_listen */
     int port;
-    int epmd_fd; /* the EPMD registration; -1 when not published */
+    int epmd_fd;             /* the EPMD registration; -1 when not published */
     struct tls_context *tls; /* distribution over TLS (owned); NULL = plain TCP */
 } cnode;
 

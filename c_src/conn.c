@@ -200,7 +200,8 @@ static void conn_poll_cb(uv_poll_t *h, int status, int events)
     /* A TLS stream may need the other direction to make progress, and may
      * hold received data the socket no longer signals (pending). */
     bool out_waiting = c->out_len > c->out_off;
-    if (out_waiting && ((events & UV_WRITABLE) || (c->write_wants_read && (events & UV_READABLE)))) {
+    if (out_waiting &&
+        ((events & UV_WRITABLE) || (c->write_wants_read && (events & UV_READABLE)))) {
         if (conn_flush(c) < 0) {
             char reason[256];
             io_reason(c, "write", reason, sizeof(reason));

@@ -9,6 +9,7 @@
 #include <yaml.h>
 
 #include "cli.h"
+#include "tls_transport.h"
 
 typedef struct command {
     const char *name;
@@ -35,6 +36,7 @@ static void print_version(void)
     printf("clusterd %s\n", CLUSTERD_VERSION);
     printf("  %s (ei)\n", EI_VERSION_STR);
     printf("  libyaml %s\n", yaml_get_version_string());
+    printf("  %s (TLS distribution)\n", tls_library_version());
     printf("  libcurl %s (not used yet)\n", LIBCURL_VERSION);
     printf("  c-ares %s (not used yet)\n", ARES_VERSION_STR);
 }

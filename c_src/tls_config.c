@@ -75,8 +75,7 @@ static void check_readable(cfg_ctx *c, const opt_values *ov, const char *name)
     }
 }
 
-void tls_config_read(cfg_ctx *c, const yaml_node_t *key, const yaml_node_t *val,
-                     config_tls **out)
+void tls_config_read(cfg_ctx *c, const yaml_node_t *key, const yaml_node_t *val, config_tls **out)
 {
     *out = NULL;
     if (cfg_node_is_null(val) || val->type != YAML_MAPPING_NODE) {
@@ -130,8 +129,9 @@ void tls_config_read(cfg_ctx *c, const yaml_node_t *key, const yaml_node_t *val,
     char *const *vers = opts_list(&ov, "versions", &nver);
     const opt_value *vv = opts_get(&ov, "versions");
     if (vv->set && nver == 0)
-        cfg_error_pos(c, vv->line, vv->col, "'versions' must list at least one of tlsv1.2, "
-                                            "tlsv1.3");
+        cfg_error_pos(c, vv->line, vv->col,
+                      "'versions' must list at least one of tlsv1.2, "
+                      "tlsv1.3");
     for (size_t k = 0; k < nver; k++) {
         if (strcmp(vers[k], "tlsv1.3") == 0) {
             t->versions |= TLS_VERSION_13;

@@ -29,8 +29,7 @@ typedef struct config_tls {
  * named by the section must exist and be readable (checked here so that
  * `clusterd check` catches them); their contents are read when clusterd
  * starts. verify_none is accepted with a warning. */
-void tls_config_read(cfg_ctx *c, const yaml_node_t *key, const yaml_node_t *val,
-                     config_tls **out);
+void tls_config_read(cfg_ctx *c, const yaml_node_t *key, const yaml_node_t *val, config_tls **out);
 
 /* Whether two settings differ (NULL = no TLS); a change needs a restart. */
 bool tls_config_differs(const config_tls *a, const config_tls *b);

@@ -70,8 +70,7 @@ static void describe(tls_stream *s, int ssl_err, int sys_errno)
             snprintf(s->err, sizeof(s->err), "%s", r);
     } else if (ssl_err == SSL_ERROR_SYSCALL || ssl_err == SSL_ERROR_ZERO_RETURN) {
         if (sys_errno)
-            snprintf(s->err, sizeof(s->err), "connection lost during TLS: %s",
-                     strerror(sys_errno));
+            snprintf(s->err, sizeof(s->err), "connection lost during TLS: %s", strerror(sys_errno));
         else
             snprintf(s->err, sizeof(s->err),
                      "the peer closed the connection during the TLS handshake");
@@ -342,8 +341,8 @@ tls_context *tls_context_new(const config_tls *cfg, char *err, size_t errlen)
     }
     if (SSL_CTX_use_PrivateKey_file(t->ctx, cfg->keyfile, SSL_FILETYPE_PEM) != 1) {
         if (strstr(last_reason(), "key values mismatch")) {
-            snprintf(err, errlen, "node.tls: keyfile %s does not match certfile %s",
-                     cfg->keyfile, cfg->certfile);
+            snprintf(err, errlen, "node.tls: keyfile %s does not match certfile %s", cfg->keyfile,
+                     cfg->certfile);
             goto fail;
         }
         load_error(err, errlen, "keyfile", cfg->keyfile);

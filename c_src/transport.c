@@ -20,7 +20,7 @@ typedef struct tcp_ctx {
     uint64_t deadline_ms; /* 0 = none; cleared once the handshake completes */
     int writes;           /* packets written during the handshake */
     unsigned char rx_head[32];
-    size_t rx_head_len; /* bytes of the status packet seen after our first write */
+    size_t rx_head_len;           /* bytes of the status packet seen after our first write */
     const transport_layer *layer; /* secure layer (TLS) or NULL */
     transport_stream stream;      /* plain TCP unless the layer made one */
 } tcp_ctx;
@@ -49,10 +49,10 @@ static ssize_t tcp_write(void *st, int fd, const void *buf, size_t len, short *w
     return write(fd, buf, len);
 }
 
-static const transport_stream_ops tcp_stream_ops = {.name = "tcp", .read = tcp_read, .write = tcp_write};
+static const transport_stream_ops tcp_stream_ops = {
+    .name = "tcp", .read = tcp_read, .write = tcp_write};
 
-ssize_t transport_stream_read(const transport_stream *s, int fd, void *buf, size_t len,
-                              short *want)
+ssize_t transport_stream_read(const transport_stream *s, int fd, void *buf, size_t len, short *want)
 {
     return s->ops->read(s->st, fd, buf, len, want);
 }
@@ -354,8 +354,8 @@ static int cb_write(void *ctx, const char *buf, ssize_t *len, unsigned tmo)
     ssize_t done = 0;
     while (done < *len) {
         short want = POLLOUT;
-        ssize_t w = transport_stream_write(&c->stream, c->fd, buf + done, (size_t)(*len - done),
-                                           &want);
+        ssize_t w =
+            transport_stream_write(&c->stream, c->fd, buf + done, (size_t)(*len - done), &want);
         if (w > 0) {
             done += w;
             continue;

@@ -172,9 +172,9 @@ static void test_errors(void **state)
     char body[1024];
 
     expect_error("", LABEL ":2:3: 'tls' must be a mapping with at least 'certfile' and "
-                       "'cacertfile'");
+                           "'cacertfile'");
     expect_error("    - a\n", LABEL ":3:5: 'tls' must be a mapping with at least 'certfile' "
-                                  "and 'cacertfile'");
+                                    "and 'cacertfile'");
 
     snprintf(body, sizeof body, "    cacertfile: %s\n", ca);
     expect_error(body, LABEL ":2:3: missing required option 'certfile' in node.tls");

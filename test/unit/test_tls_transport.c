@@ -51,8 +51,8 @@ static int setup(void **state)
     const char *cas[] = {"ca", "other_ca"};
     for (int k = 0; k < 2; k++) {
         snprintf(cmd, sizeof cmd,
-                 "openssl req -x509 %s -nodes -keyout %s.key -out %s.crt -subj /CN=%s -days 30",
-                 ec, cas[k], cas[k], cas[k]);
+                 "openssl req -x509 %s -nodes -keyout %s.key -out %s.crt -subj /CN=%s -days 30", ec,
+                 cas[k], cas[k], cas[k]);
         if (sh(cmd) != 0) return -1;
     }
     /* name, CA */
@@ -63,8 +63,8 @@ static int setup(void **state)
                  "openssl req %s -nodes -keyout %s.key -out %s.csr -subj /CN=%s && "
                  "openssl x509 -req -in %s.csr -CA %s.crt -CAkey %s.key -CAcreateserial "
                  "-out %s.crt -days 30 -extfile san.ext",
-                 ec, nodes[k][0], nodes[k][0], nodes[k][0], nodes[k][0], nodes[k][1],
-                 nodes[k][1], nodes[k][0]);
+                 ec, nodes[k][0], nodes[k][0], nodes[k][0], nodes[k][0], nodes[k][1], nodes[k][1],
+                 nodes[k][0]);
         if (sh(cmd) != 0) return -1;
     }
     /* The node's key, encrypted with a passphrase held in a file. */
@@ -182,7 +182,8 @@ static int pair_handshake(pair *p, int *client_rc, int *server_rc)
         short want = 0;
         if (*client_rc == EAGAIN) *client_rc = p->c.ops->handshake(p->c.st, p->sv[0], &want);
         if (*server_rc == EAGAIN) *server_rc = p->s.ops->handshake(p->s.st, p->sv[1], &want);
-        struct pollfd pf[2] = {{.fd = p->sv[0], .events = POLLIN}, {.fd = p->sv[1], .events = POLLIN}};
+        struct pollfd pf[2] = {{.fd = p->sv[0], .events = POLLIN},
+                               {.fd = p->sv[1], .events = POLLIN}};
         (void)poll(pf, 2, 10);
     }
     return *client_rc ? *client_rc : *server_rc;
@@ -331,10 +332,8 @@ static void test_versions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_loading),
-        cmocka_unit_test(test_handshake_and_data),
-        cmocka_unit_test(test_host_check),
-        cmocka_unit_test(test_untrusted),
+        cmocka_unit_test(test_loading),    cmocka_unit_test(test_handshake_and_data),
+        cmocka_unit_test(test_host_check), cmocka_unit_test(test_untrusted),
         cmocka_unit_test(test_versions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
