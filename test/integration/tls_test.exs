@@ -76,6 +76,32 @@ defmodule Clusterd.TlsTest do
     end
   end
 
+  test "a member whose certificate does not name its host is refused; server_name_indication names the host to expect",
+       ctx do
+    [elsewhere] =
+      Tls.start_members(ctx, ctx.pki, ctx.obs, ~w(elsewhere), san: "DNS:elsewhere.example.com")
+
+    {h, _} = start_tls_clusterd(ctx, [elsewhere])
+    [line | _] = H.wait_for_log(ctx, h, ~r/msg="cannot connect to member" node=elsewhere@/)
+
+    assert line =~
+             "failed: the peer's certificate is not valid for host 127.0.0.1 (no matching subjectAltName)",
+           line
+
+    # The same certificate is accepted when the config says which name to expect.
+    H.stop_clusterd(h)
+
+    config =
+      H.write_config(ctx,
+        file: "sni.yaml",
+        hosts: [elsewhere],
+        node_extra: Tls.config_lines(ctx.pki, "clusterd", "ca", ["server_name_indication: elsewhere.example.com"])
+      )
+
+    h2 = H.start_clusterd(ctx, config, label: "clusterd-sni")
+    H.wait_for_log(ctx, h2, ~r/msg="link up" node=elsewhere@127\.0\.0\.1/)
+  end
+
   test "clusterd's own certificate from another CA: the members refuse it, and clusterd says so",
        ctx do
     members = Tls.start_members(ctx, ctx.pki, ctx.obs, ~w(m1 m2), connect_all: false)

@@ -47,14 +47,14 @@ defmodule Clusterd.Tls do
   both as DNS and IP (OTP's host name check needs the DNS form, see
   shared/reference/tls-dist.md). Returns {certfile, keyfile}.
   """
-  def node_cert(pki, name, ca \\ "ca") do
+  def node_cert(pki, name, ca \\ "ca", san \\ nil) do
     crt = Path.join(pki.dir, "#{name}.crt")
     key = Path.join(pki.dir, "#{name}.key")
 
     unless File.exists?(crt) do
       File.write!(
         Path.join(pki.dir, "#{name}.ext"),
-        "subjectAltName=DNS:#{@host},DNS:localhost,IP:#{@host}\n"
+        "subjectAltName=#{san || "DNS:#{@host},DNS:localhost,IP:#{@host}"}\n"
       )
 
       openssl!(pki, [
@@ -78,8 +78,8 @@ defmodule Clusterd.Tls do
   end
 
   @doc "An ssl_dist_optfile for `name` (certificate from `ca`, trusting `ca`)."
-  def optfile(pki, name, ca \\ "ca") do
-    {crt, key} = node_cert(pki, name, ca)
+  def optfile(pki, name, ca \\ "ca", san \\ nil) do
+    {crt, key} = node_cert(pki, name, ca, san)
     cacert = ca_cert(pki, ca)
     file = Path.join(pki.dir, "#{name}.dist.conf")
 
@@ -114,21 +114,24 @@ defmodule Clusterd.Tls do
 
   @doc """
   Starts TLS members (erl, -proto_dist inet_tls) with certificates from `ca`
-  (option ca:, default "ca"), all at once, and waits until the TLS observer
-  reaches each. Other options go to Harness.start_erl. Returns the node atoms.
+  (option ca:, default "ca"; san: replaces the subjectAltName), all at once,
+  and waits until the TLS observer reaches each. Other options go to
+  Harness.start_erl. Returns the node atoms.
   """
   def start_members(ctx, pki, obs, shorts, opts \\ []) do
     ca = Keyword.get(opts, :ca, "ca")
-    opts = Keyword.delete(opts, :ca)
+    san = Keyword.get(opts, :san)
+    opts = Keyword.drop(opts, [:ca, :san])
 
     nodes =
       for s <- shorts do
-        args = dist_args(optfile(pki, s, ca)) ++ Keyword.get(opts, :args, [])
+        args = dist_args(optfile(pki, s, ca, san)) ++ Keyword.get(opts, :args, [])
         H.start_erl(ctx, s, Keyword.merge(opts, args: args, wait: false))
       end
 
-    # The observer trusts only "ca": nodes of another CA are waited for in EPMD.
-    if ca == "ca",
+    # The observer trusts only "ca" and checks host names: other nodes are
+    # waited for in EPMD.
+    if ca == "ca" and san == nil,
       do: Enum.each(nodes, &wait_node_up(obs, &1)),
       else: Enum.each(shorts, &wait_registered(ctx, &1))
 
