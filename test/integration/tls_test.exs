@@ -55,6 +55,25 @@ defmodule Clusterd.TlsTest do
     assert r.err =~ "TLS distribution", r.err
   end
 
+  test "TLS 1.3 only (members and clusterd): mesh and heal", ctx do
+    [n1, n2, _] =
+      members =
+      Tls.start_members(ctx, ctx.pki, ctx.obs, ~w(v1 v2 v3), connect_all: false, tls13: true)
+
+    config =
+      H.write_config(ctx,
+        hosts: members,
+        poll_interval: 600_000,
+        node_extra: Tls.config_lines(ctx.pki, "clusterd", "ca", ["versions: [tlsv1.3]"])
+      )
+
+    h = H.start_clusterd(ctx, config)
+    Tls.wait_for_full_mesh(ctx, ctx.obs, members)
+    Tls.wait_for_hidden_peer(ctx, ctx.obs, members, h.node)
+    assert Tls.call(ctx.obs, n1, :erlang, :disconnect_node, [n2]) == {:ok, true}
+    Tls.wait_for_full_mesh(ctx, ctx.obs, members, 15_000)
+  end
+
   test "a member whose certificate comes from another CA is refused with the reason; the others mesh",
        ctx do
     good = Tls.start_members(ctx, ctx.pki, ctx.obs, ~w(a b))

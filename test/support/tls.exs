@@ -77,20 +77,42 @@ defmodule Clusterd.Tls do
     out
   end
 
-  @doc "An ssl_dist_optfile for `name` (certificate from `ca`, trusting `ca`)."
-  def optfile(pki, name, ca \\ "ca", san \\ nil) do
+  @doc """
+  An ssl_dist_optfile for `name` (certificate from `ca`, trusting `ca`);
+  tls13: true allows TLS 1.3 only (OTP 25 then refuses secure_renegotiate).
+  """
+  def optfile(pki, name, ca \\ "ca", san \\ nil, tls13 \\ false) do
     {crt, key} = node_cert(pki, name, ca, san)
     cacert = ca_cert(pki, ca)
     file = Path.join(pki.dir, "#{name}.dist.conf")
 
     common =
       "{certfile, #{inspect(crt)}}, {keyfile, #{inspect(key)}}, " <>
-        "{cacertfile, #{inspect(cacert)}}, {verify, verify_peer}, {secure_renegotiate, true}"
+        "{cacertfile, #{inspect(cacert)}}, {verify, verify_peer}, " <>
+        if(tls13, do: "{versions, ['tlsv1.3']}", else: "{secure_renegotiate, true}")
 
     File.write!(file, """
     [{server, [#{common}, {fail_if_no_peer_cert, true}]},
      {client, [{server_name_indication, disable}, #{common}]}].
     """)
+
+    file
+  end
+
+  # The observer must reach TLS 1.2 and TLS 1.3-only members: OTP 25's dist
+  # client offers only TLS 1.2 unless told, and refuses an explicit
+  # secure_renegotiate once TLS 1.3 is allowed (it is on by default for 1.2).
+  defp observer_optfile(pki, name) do
+    file = optfile(pki, name)
+
+    File.write!(
+      file,
+      String.replace(
+        File.read!(file),
+        "{secure_renegotiate, true}",
+        "{versions, ['tlsv1.3', 'tlsv1.2']}"
+      )
+    )
 
     file
   end
@@ -114,18 +136,20 @@ defmodule Clusterd.Tls do
 
   @doc """
   Starts TLS members (erl, -proto_dist inet_tls) with certificates from `ca`
-  (option ca:, default "ca"; san: replaces the subjectAltName), all at once,
+  (option ca:, default "ca"; san: replaces the subjectAltName; tls13: true
+  for TLS 1.3 only), all at once,
   and waits until the TLS observer reaches each. Other options go to
   Harness.start_erl. Returns the node atoms.
   """
   def start_members(ctx, pki, obs, shorts, opts \\ []) do
     ca = Keyword.get(opts, :ca, "ca")
     san = Keyword.get(opts, :san)
-    opts = Keyword.drop(opts, [:ca, :san])
+    tls13 = Keyword.get(opts, :tls13, false)
+    opts = Keyword.drop(opts, [:ca, :san, :tls13])
 
     nodes =
       for s <- shorts do
-        args = dist_args(optfile(pki, s, ca, san)) ++ Keyword.get(opts, :args, [])
+        args = dist_args(optfile(pki, s, ca, san, tls13)) ++ Keyword.get(opts, :args, [])
         H.start_erl(ctx, s, Keyword.merge(opts, args: args, wait: false))
       end
 
@@ -176,7 +200,7 @@ defmodule Clusterd.Tls do
 
     args =
       ["-noshell", "-hidden", "-name", "#{name}@#{@host}", "-setcookie", ctx.cookie] ++
-        ["-start_epmd", "false"] ++ dist_args(optfile(pki, name)) ++ ["-eval", src]
+        ["-start_epmd", "false"] ++ dist_args(observer_optfile(pki, name)) ++ ["-eval", src]
 
     env = for {k, v} <- H.env(ctx), do: {String.to_charlist(k), v && String.to_charlist(v)}
 
