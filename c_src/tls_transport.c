@@ -326,6 +326,10 @@ tls_context *tls_context_new(const config_tls *cfg, char *err, size_t errlen)
     /* The loop writes whatever part of its buffer the socket takes, and
      * the buffer may move between retries. */
     SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* A node that dies sends no close_notify: that is the end of the
+     * stream, not a protocol error (distribution framing tells a cut packet
+     * from a whole one). */
+    SSL_CTX_set_options(t->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
     /* Long-lived connections: no resumption, so no session tickets. */
     SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(t->ctx, 0);
