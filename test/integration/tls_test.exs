@@ -55,6 +55,43 @@ defmodule Clusterd.TlsTest do
     assert r.err =~ "TLS distribution", r.err
   end
 
+  test "clusterd mesh and ping speak TLS with node.tls; plain ping says the node runs TLS", ctx do
+    [n1 | _] =
+      members = Tls.start_members(ctx, ctx.pki, ctx.obs, ~w(p1 p2 p3), connect_all: false)
+
+    config =
+      H.write_config(ctx, hosts: members, poll_interval: 600_000, node_extra: Tls.config_lines(ctx.pki))
+
+    # Before clusterd: nothing is meshed, and mesh says so over TLS.
+    r = H.run_cli(ctx, ["mesh", "-c", config, "--json"])
+    assert r.status == 1, "mesh: exit #{r.status}\n#{r.out}\n#{r.err}"
+    j = Clusterd.JSON.decode!(r.out)
+    assert j["full_mesh"] == false
+    assert j["unreachable"] == [], r.out
+    assert length(j["missing"]) == 3, r.out
+    assert length(j["partitions"]) == 3, r.out
+
+    r = H.run_cli(ctx, ["ping", "-c", config, "--json"] ++ Enum.map(members, &to_string/1))
+    assert r.status == 0, "ping: exit #{r.status}\n#{r.out}\n#{r.err}"
+    j = Clusterd.JSON.decode!(r.out)["nodes"]
+    for m <- members, do: assert(j[to_string(m)]["ok"] == true, r.out)
+
+    # After clusterd meshed them, mesh agrees with the TLS observer.
+    h = H.start_clusterd(ctx, config)
+    Tls.wait_for_full_mesh(ctx, ctx.obs, members)
+    Tls.wait_for_hidden_peer(ctx, ctx.obs, members, h.node)
+    r = H.run_cli(ctx, ["mesh", "-c", config, "--json"])
+    assert r.status == 0, "mesh: exit #{r.status}\n#{r.out}\n#{r.err}"
+    assert Clusterd.JSON.decode!(r.out)["full_mesh"] == true
+
+    # A plain-TCP ping gets a reason, not a hang.
+    r = H.run_cli(ctx, ["ping", "#{n1}", "--cookie-file", ctx.cookie_file, "--timeout", "20000", "--json"])
+    assert r.status == 1
+    e = Clusterd.JSON.decode!(r.out)["nodes"]["#{n1}"]
+    assert e["reason"] == "tls", r.out
+    assert e["error"] =~ "configure node.tls", r.out
+  end
+
   test "TLS 1.3 only (members and clusterd): mesh and heal", ctx do
     [n1, n2, _] =
       members =
