@@ -1,7 +1,11 @@
-/* transport: how distribution sockets are made. Plain TCP today, behind
- * erl_interface's socket callbacks (ei_connect_xinit_ussi) so that TLS and the
- * visible-mode flag patch can live at this layer later and nothing above it
- * knows which transport runs.
+/* transport: how distribution sockets are made, behind erl_interface's
+ * socket callbacks (ei_connect_xinit_ussi), so that nothing above it knows
+ * which transport runs. Each connection carries a stream: plain TCP, or TLS
+ * when a secure layer (tls_transport.c) was given as ei's setup_ctx; the
+ * TLS handshake runs inside connect/accept, ei's distribution handshake then
+ * runs through the stream (with 4-byte packet headers inside TLS, as OTP's
+ * inet_tls_dist), and conn.c reads and writes through the same stream on
+ * the loop (transport_stream_of).
  *
  * The callbacks give every blocking step a *total* deadline (ei's own _tmo is
  * per socket operation, so a peer that trickles bytes could stretch a connect
