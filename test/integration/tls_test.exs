@@ -111,11 +111,12 @@ defmodule Clusterd.TlsTest do
     Tls.wait_for_full_mesh(ctx, ctx.obs, members, 15_000)
   end
 
-  test "a member whose certificate comes from another CA is refused with the reason; the others mesh",
+  test "members whose certificate comes from another CA, or has expired, are refused with the reason; the others mesh",
        ctx do
     good = Tls.start_members(ctx, ctx.pki, ctx.obs, ~w(a b))
     [bad] = Tls.start_members(ctx, ctx.pki, ctx.obs, ~w(bad), ca: "other_ca")
-    {h, _} = start_tls_clusterd(ctx, good ++ [bad])
+    [old] = Tls.start_members(ctx, ctx.pki, ctx.obs, ~w(old), expired: true)
+    {h, _} = start_tls_clusterd(ctx, good ++ [bad, old])
 
     Tls.wait_for_full_mesh(ctx, ctx.obs, good)
     Tls.wait_for_hidden_peer(ctx, ctx.obs, good, h.node)
@@ -125,10 +126,18 @@ defmodule Clusterd.TlsTest do
 
     assert line =~ "TLS handshake with bad@127.0.0.1 failed", line
     assert line =~ "certificate is not trusted", line
+
+    [line | _] = H.wait_for_log(ctx, h, ~r/msg="cannot connect to member" node=old@127\.0\.0\.1/)
+
+    assert line =~
+             "TLS handshake with old@127.0.0.1 failed: the peer's certificate is not trusted: certificate has expired",
+           line
+
     # The trusted members were not made to connect to it.
     for m <- good do
       {:ok, seen} = Tls.nodes_of(ctx.obs, m)
       refute bad in seen, "#{m} sees #{bad}: #{inspect(seen)}"
+      refute old in seen, "#{m} sees #{old}: #{inspect(seen)}"
     end
   end
 

@@ -45,9 +45,10 @@ defmodule Clusterd.Tls do
   @doc """
   A certificate for `name` signed by `ca`, whose subjectAltName names the host
   both as DNS and IP (OTP's host name check needs the DNS form, see
-  shared/reference/tls-dist.md). Returns {certfile, keyfile}.
+  shared/reference/tls-dist.md), or `san`; valid for 30 days, or expired since
+  yesterday with expired: true. Returns {certfile, keyfile}.
   """
-  def node_cert(pki, name, ca \\ "ca", san \\ nil) do
+  def node_cert(pki, name, ca \\ "ca", san \\ nil, expired \\ false) do
     crt = Path.join(pki.dir, "#{name}.crt")
     key = Path.join(pki.dir, "#{name}.key")
 
@@ -64,7 +65,8 @@ defmodule Clusterd.Tls do
 
       openssl!(pki, [
         "x509", "-req", "-in", "#{name}.csr", "-CA", "#{ca}.crt", "-CAkey", "#{ca}.key",
-        "-CAcreateserial", "-out", "#{name}.crt", "-days", "30", "-extfile", "#{name}.ext"
+        "-CAcreateserial", "-out", "#{name}.crt", "-days", if(expired, do: "-1", else: "30"),
+        "-extfile", "#{name}.ext"
       ])
     end
 
@@ -81,8 +83,8 @@ defmodule Clusterd.Tls do
   An ssl_dist_optfile for `name` (certificate from `ca`, trusting `ca`);
   tls13: true allows TLS 1.3 only (OTP 25 then refuses secure_renegotiate).
   """
-  def optfile(pki, name, ca \\ "ca", san \\ nil, tls13 \\ false) do
-    {crt, key} = node_cert(pki, name, ca, san)
+  def optfile(pki, name, ca \\ "ca", san \\ nil, tls13 \\ false, expired \\ false) do
+    {crt, key} = node_cert(pki, name, ca, san, expired)
     cacert = ca_cert(pki, ca)
     file = Path.join(pki.dir, "#{name}.dist.conf")
 
@@ -137,7 +139,7 @@ defmodule Clusterd.Tls do
   @doc """
   Starts TLS members (erl, -proto_dist inet_tls) with certificates from `ca`
   (option ca:, default "ca"; san: replaces the subjectAltName; tls13: true
-  for TLS 1.3 only), all at once,
+  for TLS 1.3 only; expired: true for a certificate that has expired), all at once,
   and waits until the TLS observer reaches each. Other options go to
   Harness.start_erl. Returns the node atoms.
   """
@@ -145,17 +147,19 @@ defmodule Clusterd.Tls do
     ca = Keyword.get(opts, :ca, "ca")
     san = Keyword.get(opts, :san)
     tls13 = Keyword.get(opts, :tls13, false)
-    opts = Keyword.drop(opts, [:ca, :san, :tls13])
+    expired = Keyword.get(opts, :expired, false)
+    opts = Keyword.drop(opts, [:ca, :san, :tls13, :expired])
 
     nodes =
       for s <- shorts do
-        args = dist_args(optfile(pki, s, ca, san, tls13)) ++ Keyword.get(opts, :args, [])
+        args =
+          dist_args(optfile(pki, s, ca, san, tls13, expired)) ++ Keyword.get(opts, :args, [])
         H.start_erl(ctx, s, Keyword.merge(opts, args: args, wait: false))
       end
 
     # The observer trusts only "ca" and checks host names: other nodes are
     # waited for in EPMD.
-    if ca == "ca" and san == nil,
+    if ca == "ca" and san == nil and not expired,
       do: Enum.each(nodes, &wait_node_up(obs, &1)),
       else: Enum.each(shorts, &wait_registered(ctx, &1))
 

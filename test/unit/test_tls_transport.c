@@ -67,6 +67,13 @@ static int setup(void **state)
                  nodes[k][0]);
         if (sh(cmd) != 0) return -1;
     }
+    /* A certificate from the right CA that expired yesterday. */
+    snprintf(cmd, sizeof cmd,
+             "openssl req %s -nodes -keyout old.key -out old.csr -subj /CN=old && "
+             "openssl x509 -req -in old.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+             "-out old.crt -days -1 -extfile san.ext",
+             ec);
+    if (sh(cmd) != 0) return -1;
     /* The node's key, encrypted with a passphrase held in a file. */
     if (sh("printf 'sesame\\n' > pass && chmod 600 pass && "
            "openssl pkey -in node.key -aes256 -passout file:pass -out node.enc.key") != 0)
@@ -281,6 +288,15 @@ static void test_untrusted(void **state)
     assert_string_equal(transport_stream_error(&p.c),
                         "the peer's certificate is not trusted: unable to get local issuer "
                         "certificate");
+    pair_close(&p);
+
+    /* The server's certificate has expired. */
+    client = cfg_for("node", "ca");
+    server = cfg_for("old", "ca");
+    pair_open(&p, &client, &server, "127.0.0.1");
+    assert_int_not_equal(pair_handshake(&p, &crc, &src), 0);
+    assert_string_equal(transport_stream_error(&p.c),
+                        "the peer's certificate is not trusted: certificate has expired");
     pair_close(&p);
 
     /* The client's certificate comes from another CA: the server refuses it,
