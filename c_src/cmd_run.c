@@ -68,7 +68,8 @@ int cmd_run(int argc, char **argv)
         log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
         goto out;
     }
-    int rc = cnode_init(&cn, cfg->node.name, cfg->node.longnames, cookie, err, sizeof(err));
+    int rc = cnode_init_tls(&cn, cfg->node.name, cfg->node.longnames, cookie, cfg->node.tls, err,
+                            sizeof(err));
     cookie_wipe(cookie, sizeof(cookie));
     if (rc < 0) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
@@ -94,8 +95,9 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     log_event(LOG_LEVEL_INFO, "clusterd started", "node", cn.name, "visibility",
-              visible ? "visible" : "hidden", "port", port, "topologies", topo_count,
-              "cookie_source", source, "version", CLUSTERD_VERSION, LOG_END);
+              visible ? "visible" : "hidden", "transport", cn.tls ? "tls" : "tcp", "port", port,
+              "topologies", topo_count, "cookie_source", source, "version", CLUSTERD_VERSION,
+              LOG_END);
     uv_run(&loop, UV_RUN_DEFAULT);
     log_event(LOG_LEVEL_INFO, "clusterd stopped", LOG_END);
     status = EXIT_OK;

@@ -15,6 +15,7 @@
 
 #include "dist.h"
 #include "nodename.h"
+#include "transport.h"
 
 #define CONN_MAX_OUTBUF (16u * 1024u * 1024u)
 
@@ -27,6 +28,9 @@ typedef struct conn {
     int fd;
     char peer[NODENAME_MAX + 1];
     uv_poll_t poll;
+    transport_stream stream; /* plain TCP or TLS: reads and writes go through it */
+    bool read_wants_write;   /* the stream's read waits for the fd to be writable (TLS) */
+    bool write_wants_read;   /* and its write for readable */
     bool poll_started;
     bool closing;
     char *in;

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "strv.h"
+#include "tls_config.h"
 
 /* ---- discovery reports ---- */
 
@@ -225,9 +226,10 @@ void coordinator_reload(coordinator *co)
     }
     const config_node *a = &co->cfg->node, *b = &cfg->node;
     if (str_differs(a->name, b->name) || a->longnames != b->longnames ||
-        str_differs(a->cookie_file, b->cookie_file) || str_differs(a->cookie_env, b->cookie_env))
+        str_differs(a->cookie_file, b->cookie_file) || str_differs(a->cookie_env, b->cookie_env) ||
+        tls_config_differs(a->tls, b->tls))
         log_event(LOG_LEVEL_WARN,
-                  "node name and cookie settings change only with a restart; keeping the "
+                  "node name, cookie and tls settings change only with a restart; keeping the "
                   "running ones",
                   LOG_END);
     generation *g = generation_new(co, cfg);

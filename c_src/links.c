@@ -760,7 +760,12 @@ static void accept_work(uv_work_t *req)
     memset(&con, 0, sizeof(con));
     job->result = ei_accept_tmo(&ls->cn->ec, ls->cn->listen_fd, &con, ls->s.connect_timeout_ms);
     if (job->result < 0) {
-        snprintf(job->err, sizeof(job->err), "handshake failed (%s)", strerror(erl_errno));
+        transport_failure f;
+        transport_thread_failure(&f);
+        if (f.layer_error[0])
+            snprintf(job->err, sizeof(job->err), "TLS handshake failed: %s", f.layer_error);
+        else
+            snprintf(job->err, sizeof(job->err), "handshake failed (%s)", strerror(erl_errno));
         return;
     }
     snprintf(job->peer, sizeof(job->peer), "%.255s", con.nodename);
