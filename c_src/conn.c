@@ -265,3 +265,10 @@ void conn_tick(conn *c, uint64_t now_ms)
         (void)conn_send_packet(c, tick, 4);
     }
 }
+
+void conn_set_handlers(conn *c, conn_msg_fn on_msg, conn_closed_fn on_closed, void *arg)
+{
+    c->on_msg = on_msg;
+    c->on_closed = on_closed;
+    c->arg = arg;
+}

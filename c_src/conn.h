@@ -55,6 +55,9 @@ conn *conn_open(uv_loop_t *loop, int fd, const char *peer, unsigned net_ticktime
  * the connection is closing or the peer is not reading (the conn is then
  * closed with a reason). */
 int conn_send_packet(conn *c, const char *pkt, size_t len);
+/* Hands the connection to another owner: its messages and its close go to
+ * on_msg/on_closed with arg from now on. */
+void conn_set_handlers(conn *c, conn_msg_fn on_msg, conn_closed_fn on_closed, void *arg);
 
 /* Called about once a second by the owner: sends a tick when idle, closes
  * the connection when the peer has been silent for net_ticktime. */

@@ -97,6 +97,7 @@ static void link_conn_msg(conn *c, const dist_msg *m, void *arg);
 static void link_conn_closed(conn *c, const char *reason, void *arg);
 static void link_start_connect(mlink *l);
 static void link_start_forwarder(mlink *l);
+static void link_became_up(mlink *l, const char *msg);
 static void housekeeping_cb(uv_timer_t *t);
 
 /* ---- settings and small helpers ---- */
@@ -622,6 +623,13 @@ static void connect_done(uv_work_t *req, int status)
     }
     l->job = NULL;
     links *ls = l->ls;
+    if (l->state == LINK_UP) {
+        /* The member connected to us meanwhile and the link took that
+         * connection (link_adopt); this dial's result is moot. */
+        if (job->fd >= 0) ei_close_connection(job->fd);
+        free(job);
+        return;
+    }
     l->dial = job->dial;
     if (status != 0 && job->fd < 0) snprintf(job->err, sizeof(job->err), "connect cancelled");
     if (job->fd < 0) {
@@ -651,12 +659,19 @@ static void connect_done(uv_work_t *req, int status)
         return;
     }
     ls->stats.connects_ok++;
+    link_became_up(l, "link up");
+}
+
+/* l->c is set: the link is up, whichever side opened the connection. */
+static void link_became_up(mlink *l, const char *msg)
+{
+    links *ls = l->ls;
     l->state = LINK_UP;
     l->backoff_ms = 0;
     l->failures = 0;
     l->last_error[0] = '\0';
     l->up_since_ms = transport_now_ms();
-    log_event(LOG_LEVEL_INFO, "link up", "node", l->node, LOG_END);
+    log_event(LOG_LEVEL_INFO, msg, "node", l->node, LOG_END);
     if (ls->h.on_up) ls->h.on_up(l, ls->arg);
     if (l->state == LINK_UP && !ls->s.no_forwarder) link_start_forwarder(l);
 }
@@ -751,6 +766,26 @@ static void accepted_closed(conn *c, const char *reason, void *arg)
               LOG_END);
 }
 
+/* A member that connects to us while its link is down (in backoff, or our
+ * own dial still running) gets that connection as its link. Without this,
+ * the member would answer each of our dials with `alive`/`nok` (it already
+ * has a connection to us) while the incoming connection, kept alive by
+ * ticks, would never be used: the link would stay down for good. */
+static bool link_adopt(links *ls, conn *c)
+{
+    for (mlink *l = ls->head; l; l = l->next) {
+        if (strcmp(l->node, c->peer) != 0) continue;
+        if (l->state != LINK_BACKOFF && l->state != LINK_CONNECTING) return false;
+        uv_timer_stop(&l->retry_timer);
+        conn_set_handlers(c, link_conn_msg, link_conn_closed, l);
+        l->c = c;
+        ls->stats.connects_ok++;
+        link_became_up(l, "link up (the member connected to us)");
+        return true;
+    }
+    return false;
+}
+
 static void accept_work(uv_work_t *req)
 {
     accept_job *job = req->data;
@@ -794,6 +829,8 @@ static void accept_done(uv_work_t *req, int status)
     if (!c) {
         free(a);
         ei_close_connection(job->result);
+    } else if (link_adopt(ls, c)) {
+        free(a);
     } else {
         a->c = c;
         a->next = ls->acc;
