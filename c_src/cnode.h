@@ -19,6 +19,7 @@ typedef struct cnode {
     int listen_fd; /* -1 until cnode_listen */
     int port;
     int epmd_fd; /* the EPMD registration; -1 when not published */
+    bool visible; /* DFLAG_PUBLISHED in our handshakes (cnode_set_visible) */
 } cnode;
 
 /* Puts cn in the empty state cnode_close accepts (no sockets), so that a
@@ -34,6 +35,13 @@ int cnode_global_init(void);
  * into ei's structure only; the caller should wipe its own copy. */
 int cnode_init(cnode *cn, const char *name, bool longnames, const char *cookie, char *err,
                size_t errlen);
+
+/* Visible (a published node: in the members' nodes()) or hidden, the
+ * default, for every connection made or accepted afterwards. Process-wide
+ * (it lives in the transport); call before the first connect. Changing it
+ * later would leave existing connections as they were, so `run` sets it
+ * once and a reload only warns. */
+void cnode_set_visible(cnode *cn, bool visible);
 
 /* Listens on an ephemeral port and registers the name in EPMD (timeout_ms).
  * Fails when the name is already registered. */

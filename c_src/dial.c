@@ -49,6 +49,8 @@ int dial_node(cnode *cn, const char *node, unsigned timeout_ms, char *err, size_
         if (f.timed_out || erl_errno == ETIMEDOUT)
             snprintf(err, errlen, "timeout after %u ms (distribution handshake on port %d)",
                      timeout_ms, info.port);
+        else if (f.not_published)
+            snprintf(err, errlen, "handshake with %s: could not mark ourselves visible", node);
         else if (f.peer_status[0] && strcmp(f.peer_status, "ok") != 0)
             snprintf(err, errlen, "handshake refused by %s: status '%s'", node, f.peer_status);
         else if (f.closed_after_reply)

@@ -12,6 +12,7 @@
 
 #include "dial.h"
 #include "log.h"
+#include "peer_proto.h"
 #include "term.h"
 #include "transport.h"
 
@@ -88,6 +89,7 @@ struct links {
     uv_timer_t housekeeping;
     bool shutting_down;
     int accepts_in_flight;
+    erlang_pid self_pid; /* the sender of what we send by name (peer_proto) */
     links_stats stats;
 };
 
@@ -99,6 +101,29 @@ static void housekeeping_cb(uv_timer_t *t);
 
 /* ---- settings and small helpers ---- */
 
+/* Ticks: a quarter of net_ticktime, at most once a second. */
+static unsigned housekeeping_period(const links_settings *s)
+{
+    unsigned period = s->net_ticktime_s * 1000u / 4u;
+    if (period > 1000) period = 1000;
+    if (period == 0) period = 250;
+    return period;
+}
+
+/* Every connection gets our ticks. Hidden, a quarter of net_ticktime is
+ * enough (the BEAM ticks a hidden peer whenever it has read nothing). A
+ * visible node is ticked by the BEAM only while the BEAM itself writes
+ * nothing, so a member streaming to us would see silence and drop us:
+ * visible, we tick at every housekeeping round unless we just wrote, which
+ * also covers members whose net_ticktime is shorter than ours. */
+static conn *links_conn_open(links *ls, int fd, const char *peer, conn_msg_fn on_msg,
+                             conn_closed_fn on_closed, void *arg)
+{
+    conn *c = conn_open(ls->loop, fd, peer, ls->s.net_ticktime_s, on_msg, on_closed, arg);
+    if (c && ls->cn->visible) conn_set_tick_interval(c, housekeeping_period(&ls->s) / 2);
+    return c;
+}
+
 links *links_new(uv_loop_t *loop, cnode *cn, const links_settings *s, const links_handlers *h,
                  void *arg)
 {
@@ -109,12 +134,10 @@ links *links_new(uv_loop_t *loop, cnode *cn, const links_settings *s, const link
     ls->s = *s;
     ls->h = *h;
     ls->arg = arg;
+    ei_make_pid(&cn->ec, &ls->self_pid);
     uv_timer_init(loop, &ls->housekeeping);
     ls->housekeeping.data = ls;
-    /* Ticks: a quarter of net_ticktime, at most once a second. */
-    unsigned period = ls->s.net_ticktime_s * 1000u / 4u;
-    if (period > 1000) period = 1000;
-    if (period == 0) period = 250;
+    unsigned period = housekeeping_period(&ls->s);
     uv_timer_start(&ls->housekeeping, housekeeping_cb, period, period);
     return ls;
 }
@@ -416,8 +439,9 @@ void links_resync_all(links *ls)
     }
 }
 
-/* Decodes the list of node atoms at buf[*idx]; validated names only. */
-static int decode_node_list(const char *buf, int *idx, char ***out, size_t *n)
+/* Decodes the list of node atoms at buf[*idx]; validated names only, and
+ * not clusterd itself (a visible clusterd is in every member's nodes()). */
+static int decode_node_list(const char *buf, int *idx, const char *self, char ***out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -433,7 +457,7 @@ static int decode_node_list(const char *buf, int *idx, char ***out, size_t *n)
     for (int i = 0; i < arity; i++) {
         char atom[MAXATOMLEN_UTF8];
         if (ei_decode_atom(buf, idx, atom) < 0) goto fail;
-        if (!nodename_valid(atom, NULL, 0)) continue;
+        if (!nodename_valid(atom, NULL, 0) || strcmp(atom, self) == 0) continue;
         names[k] = strdup(atom);
         if (!names[k]) goto fail;
         k++;
@@ -485,7 +509,7 @@ static int link_handle_forwarder_msg(mlink *l, const dist_msg *m)
     if (is_nodes) {
         char **names;
         size_t n;
-        if (decode_node_list(buf, &idx, &names, &n) < 0) {
+        if (decode_node_list(buf, &idx, l->ls->cn->name, &names, &n) < 0) {
             log_event(LOG_LEVEL_WARN, "dropped a malformed nodes() list", "node", l->node, LOG_END);
             return 1;
         }
@@ -502,6 +526,7 @@ static int link_handle_forwarder_msg(mlink *l, const dist_msg *m)
         log_event(LOG_LEVEL_WARN, "dropped a malformed node event", "node", l->node, LOG_END);
         return 1;
     }
+    if (strcmp(peer, l->ls->cn->name) == 0) return 1; /* our own link, seen visible */
     char reason[ERR_LEN] = "";
     (void)term_print(buf, &idx, reason, sizeof(reason));
     l->ls->stats.events++;
@@ -511,6 +536,38 @@ static int link_handle_forwarder_msg(mlink *l, const dist_msg *m)
 }
 
 /* ---- message dispatch ---- */
+
+/* Messages to the OTP system servers a member believes we run (global,
+ * net_kernel, ...): answered by peer_proto on the same connection.
+ * Returns false if the name is not one peer_proto serves. */
+static bool links_peer_proto(links *ls, conn *c, const dist_msg *m)
+{
+    peer_proto_ctx ctx = {.self = ls->cn->name, .self_pid = &ls->self_pid, .peer = c->peer};
+    ei_x_buff out;
+    if (ei_x_new(&out) < 0) return true;
+    const char *what = "";
+    peer_proto_result r = peer_proto_handle(&ctx, m, &out, &what);
+    switch (r) {
+    case PEER_PROTO_NOT_OURS:
+        ei_x_free(&out);
+        return false;
+    case PEER_PROTO_ANSWERED:
+        ls->stats.peer_answers++;
+        log_event(LOG_LEVEL_DEBUG, "answered", "node", c->peer, "message", what, LOG_END);
+        (void)conn_send_packet(c, out.buff, (size_t)out.index);
+        break;
+    case PEER_PROTO_IGNORED:
+        log_event(LOG_LEVEL_DEBUG, "ignored", "node", c->peer, "message", what, LOG_END);
+        break;
+    case PEER_PROTO_MALFORMED:
+        ls->stats.dropped_messages++;
+        log_event(LOG_LEVEL_DEBUG, "dropped a malformed message", "node", c->peer, "to",
+                  m->toname, "message", what, LOG_END);
+        break;
+    }
+    ei_x_free(&out);
+    return true;
+}
 
 /* Messages to a pid of ours: only this incarnation's pids are accepted. */
 static bool addressed_to_us(const links *ls, const erlang_pid *to)
@@ -537,6 +594,7 @@ static void link_conn_msg(conn *c, const dist_msg *m, void *arg)
         if (l->ls->h.on_request) l->ls->h.on_request(c, m, l->ls->arg);
         return;
     }
+    if (m->has_toname && links_peer_proto(l->ls, c, m)) return;
     l->ls->stats.dropped_messages++;
 }
 
@@ -548,6 +606,7 @@ static void accepted_conn_msg(conn *c, const dist_msg *m, void *arg)
         if (ls->h.on_request) ls->h.on_request(c, m, ls->arg);
         return;
     }
+    if (m->has_toname && links_peer_proto(ls, c, m)) return;
     ls->stats.dropped_messages++;
 }
 
@@ -633,8 +692,7 @@ static void connect_done(uv_work_t *req, int status)
         ei_close_connection(fd);
         return;
     }
-    l->c =
-        conn_open(ls->loop, fd, l->node, ls->s.net_ticktime_s, link_conn_msg, link_conn_closed, l);
+    l->c = links_conn_open(ls, fd, l->node, link_conn_msg, link_conn_closed, l);
     if (!l->c) {
         ei_close_connection(fd);
         snprintf(l->last_error, sizeof(l->last_error), "out of memory");
@@ -771,8 +829,7 @@ static void accept_done(uv_work_t *req, int status)
         return;
     }
     accepted *a = calloc(1, sizeof(*a));
-    conn *c = a ? conn_open(ls->loop, job->result, job->peer, ls->s.net_ticktime_s,
-                            accepted_conn_msg, accepted_closed, ls)
+    conn *c = a ? links_conn_open(ls, job->result, job->peer, accepted_conn_msg, accepted_closed, ls)
                 : NULL;
     if (!c) {
         free(a);

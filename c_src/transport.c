@@ -1,8 +1,10 @@
 /* transport: plain-TCP socket callbacks for erl_interface with total
- * deadlines, poll()-based waits and pre-accepted fds. See transport.h. */
+ * deadlines, poll()-based waits, pre-accepted fds and the visible-mode flag
+ * patch. See transport.h. */
 #include "transport.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,6 +19,9 @@ typedef struct tcp_ctx {
     int fd;
     uint64_t deadline_ms; /* 0 = none; cleared once the handshake completes */
     int writes;           /* packets written during the handshake */
+    bool handshaking;     /* until ei reports the handshake complete */
+    bool published;       /* DFLAG_PUBLISHED wanted on this connection */
+    bool flags_patched;   /* the packet carrying our flags was patched */
     unsigned char rx_head[32];
     size_t rx_head_len; /* bytes of the status packet seen after our first write */
 } tcp_ctx;
@@ -27,6 +32,40 @@ static _Thread_local struct sockaddr_storage tl_peer;
 static _Thread_local socklen_t tl_peer_len;
 static _Thread_local int tl_preaccepted_fd = -1;
 static _Thread_local transport_failure tl_failure;
+
+/* Set once at start-up, read by the worker threads that run handshakes. */
+static atomic_bool g_published;
+
+#define DFLAG_PUBLISHED 0x1u
+
+void transport_set_published(bool published)
+{
+    atomic_store(&g_published, published);
+}
+
+bool transport_published(void)
+{
+    return atomic_load(&g_published);
+}
+
+int transport_patch_published(unsigned char *pkt, size_t len)
+{
+    /* [len:2] then 'N' [flags:8] ... (OTP 23+) or 'n' [version:2] [flags:4]
+     * ...; flags are big-endian, so DFLAG_PUBLISHED is in their last byte.
+     * The length must cover the rest exactly: ei writes each handshake
+     * packet whole, in one call. */
+    if (len < 3 || (((size_t)pkt[0] << 8) | pkt[1]) != len - 2) return 0;
+    size_t low;
+    if (pkt[2] == 'N')
+        low = 2 + 1 + 7;
+    else if (pkt[2] == 'n')
+        low = 2 + 1 + 2 + 3;
+    else
+        return 0;
+    if (len <= low) return 0;
+    pkt[low] |= DFLAG_PUBLISHED;
+    return 1;
+}
 
 uint64_t transport_now_ms(void)
 {
@@ -102,6 +141,8 @@ static tcp_ctx *ctx_new(int fd)
     if (!c) return NULL;
     c->fd = fd;
     c->deadline_ms = tl_deadline_ms;
+    c->handshaking = true;
+    c->published = atomic_load(&g_published);
     return c;
 }
 
@@ -209,12 +250,12 @@ static int cb_connect(void *ctx, void *addr, int len, unsigned tmo)
     return soerr;
 }
 
-static int cb_write(void *ctx, const char *buf, ssize_t *len, unsigned tmo)
+/* Writes buf whole; 0 or an errno value. */
+static int write_all(tcp_ctx *c, const char *buf, ssize_t len, unsigned tmo)
 {
-    tcp_ctx *c = ctx;
     ssize_t done = 0;
-    while (done < *len) {
-        ssize_t w = write(c->fd, buf + done, (size_t)(*len - done));
+    while (done < len) {
+        ssize_t w = write(c->fd, buf + done, (size_t)(len - done));
         if (w > 0) {
             done += w;
             continue;
@@ -227,6 +268,26 @@ static int cb_write(void *ctx, const char *buf, ssize_t *len, unsigned tmo)
         }
         return w < 0 ? errno : EIO;
     }
+    return 0;
+}
+
+static int cb_write(void *ctx, const char *buf, ssize_t *len, unsigned tmo)
+{
+    tcp_ctx *c = ctx;
+    int err;
+    if (c->handshaking && c->published && !c->flags_patched && *len > 2 &&
+        (buf[2] == 'N' || buf[2] == 'n')) {
+        /* Our name (connect side) or challenge (accept side): a copy with
+         * DFLAG_PUBLISHED set; handshake packets are a few hundred bytes. */
+        unsigned char copy[1024];
+        if ((size_t)*len > sizeof(copy)) return EMSGSIZE;
+        memcpy(copy, buf, (size_t)*len);
+        c->flags_patched = transport_patch_published(copy, (size_t)*len) == 1;
+        err = write_all(c, (const char *)copy, *len, tmo);
+    } else {
+        err = write_all(c, buf, *len, tmo);
+    }
+    if (err) return err;
     if (c->deadline_ms) c->writes++;
     return 0;
 }
@@ -291,6 +352,13 @@ static int cb_handshake_complete(void *ctx)
 {
     tcp_ctx *c = ctx;
     c->deadline_ms = 0; /* after the handshake the event loop owns the fd */
+    c->handshaking = false;
+    /* Visible wanted but the flags never went out patched: refuse the
+     * connection rather than run hidden while configured visible. */
+    if (c->published && !c->flags_patched) {
+        tl_failure.not_published = 1;
+        return EPROTO;
+    }
     return 0;
 }
 

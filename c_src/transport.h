@@ -1,7 +1,9 @@
 /* transport: how distribution sockets are made. Plain TCP today, behind
- * erl_interface's socket callbacks (ei_connect_xinit_ussi) so that TLS and the
- * visible-mode flag patch can live at this layer later and nothing above it
- * knows which transport runs.
+ * erl_interface's socket callbacks (ei_connect_xinit_ussi) so that TLS can
+ * live at this layer later and nothing above it knows which transport runs.
+ * The visible-mode flag patch lives here: ei offers no API to set
+ * DFLAG_PUBLISHED, so the write callback sets it in the handshake packet that
+ * carries our flags, on both the connect and the accept side.
  *
  * The callbacks give every blocking step a *total* deadline (ei's own _tmo is
  * per socket operation, so a peer that trickles bytes could stretch a connect
@@ -10,6 +12,8 @@
 #ifndef CLUSTERD_TRANSPORT_H
 #define CLUSTERD_TRANSPORT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -17,6 +21,17 @@
 
 /* The callbacks to pass to ei_connect_xinit_ussi. */
 ei_socket_callbacks *transport_tcp_callbacks(void);
+
+/* Published (visible) or hidden, for every handshake made after the call
+ * (process-wide; set once at start-up, before any connect or accept). */
+void transport_set_published(bool published);
+bool transport_published(void);
+
+/* Sets DFLAG_PUBLISHED in a handshake packet as ei writes it (2-byte length,
+ * then the packet): the name packet on the connect side or the challenge
+ * packet on the accept side, new ('N') or old ('n') format. Returns 1 if pkt
+ * was such a packet (now patched), 0 if it was another packet (left as is). */
+int transport_patch_published(unsigned char *pkt, size_t len);
 
 /* Monotonic clock in milliseconds. */
 uint64_t transport_now_ms(void);
@@ -31,11 +46,13 @@ void transport_thread_prepare(uint64_t deadline_ms, const struct sockaddr *peer,
 /* What the last failed handshake on this thread saw, for a clear error:
  * the status the peer sent ("nok", "alive", "not_allowed", ... or "" if none),
  * whether the peer closed after our challenge reply (typically a cookie
- * mismatch), and whether the deadline ran out. */
+ * mismatch), whether the deadline ran out, and whether visible mode could not
+ * be applied. */
 typedef struct transport_failure {
     char peer_status[32];
     int closed_after_reply;
     int timed_out;
+    int not_published; /* visible mode, but the flags could not be patched */
 } transport_failure;
 void transport_thread_failure(transport_failure *out);
 

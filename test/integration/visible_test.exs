@@ -1,0 +1,309 @@
+# Visible mode (`node.visibility: visible`): clusterd is a published node in
+# every member's nodes(), and the members stay healthy: global:sync/0 returns,
+# global locks and names work, pg works, a member that streams to clusterd
+# keeps its connection (clusterd writes its own ticks), and stopping clusterd
+# leaves the members' mesh and global alone. The same suite runs in hidden
+# mode, where clusterd is absent from nodes().
+defmodule Clusterd.VisibleTest do
+  use ExUnit.Case, async: false
+  alias Clusterd.Harness, as: H
+
+  # net_ticktime (s) of the members and clusterd: small, so that streaming
+  # for 4 x net_ticktime keeps the test short.
+  @ticktime 4
+  # Generous bound for calls that hang forever when global waits for a node
+  # that never answers (they return in milliseconds when healthy).
+  @bound 10_000
+
+  setup context, do: {:ok, H.setup_test(context)}
+
+  test "visible: in every member's nodes(); global, locks, names, pg and ticks stay healthy; " <>
+         "stopping clusterd leaves the mesh and global intact",
+       ctx do
+    suite(ctx, :visible)
+  end
+
+  test "hidden: the same suite, with clusterd absent from nodes()", ctx do
+    suite(ctx, :hidden)
+  end
+
+  test "SIGHUP with a changed visibility keeps the running one and says a restart is needed",
+       ctx do
+    members = H.start_erl_nodes(ctx, ~w(n1 n2), args: ["-kernel", "start_pg", "true"])
+    config = H.write_config(ctx, hosts: members, node_extra: ["  visibility: hidden"])
+    h = H.start_clusterd(ctx, config)
+    H.wait_for_full_mesh(ctx, members)
+    H.wait_for_hidden_peer(ctx, members, h.node)
+
+    H.write_config(ctx, hosts: members, node_extra: ["  visibility: visible"])
+    H.signal(h, "HUP")
+    H.wait_for_log(ctx, h, ~r/visibility changes only with a restart.*running=hidden.*configured=visible/)
+    H.wait_for_log(ctx, h, ~r/configuration reloaded/)
+
+    for m <- members do
+      assert H.not_peer?(m, h.node), "clusterd became visible on #{m} without a restart"
+      assert H.peer?(m, h.node, :hidden)
+    end
+
+    assert H.running?(h)
+  end
+
+  defp suite(ctx, mode) do
+    members =
+      H.start_erl_nodes(ctx, ~w(n1 n2 n3),
+        args: ["-kernel", "net_ticktime", "#{@ticktime}", "-kernel", "start_pg", "true"]
+      )
+
+    [m1, m2, m3] = members
+
+    config =
+      H.write_config(ctx,
+        hosts: members,
+        node_extra: ["  visibility: #{mode}", "  net_ticktime: #{@ticktime}"]
+      )
+
+    check = H.run_cli(ctx, ["check", "-c", config])
+    assert check.status == 0, check.err
+    assert check.out =~ "configuration OK"
+
+    if mode == :visible do
+      assert check.err =~ "visibility: visible", "check does not warn:\n" <> check.err
+      assert check.err =~ "rpc:multicall"
+    else
+      refute check.err =~ "visibility"
+    end
+
+    h = H.start_clusterd(ctx, config, args: ["-v"])
+    H.wait_for_full_mesh(ctx, members)
+
+    # --- clusterd's place in nodes()
+    case mode do
+      :visible ->
+        wait_all(ctx, members, "clusterd in nodes()", &H.peer?(&1, h.node))
+
+      :hidden ->
+        H.wait_for_hidden_peer(ctx, members, h.node)
+    end
+
+    for m <- members do
+      {:ok, visible} = H.nodes_of(m)
+      others = Enum.sort(visible -- [h.node])
+      assert others == Enum.sort(members -- [m]), "#{m} sees #{inspect(visible)}"
+
+      if mode == :visible,
+        do: assert(h.node in visible, "#{m} does not list clusterd: #{inspect(visible)}"),
+        else: refute(h.node in visible, "hidden clusterd is in #{m}'s nodes()")
+    end
+
+    mesh_ids = H.connection_ids(members)
+    cnode_ids = cnode_connection_ids(members, h.node)
+    assert map_size(cnode_ids) == 3
+
+    # --- global:sync() returns on every member (it hangs forever when a
+    # visible node ignores global's init_connect).
+    sync_all(members, "with clusterd connected")
+
+    if mode == :visible do
+      for m <- members,
+          do: H.wait_for_log(ctx, h, ~r/answered.*node=#{Regex.escape("#{m}")}.*global init_connect/)
+    end
+
+    # --- locks: global:trans/2 and set_lock/del_lock over [node() | nodes()]
+    for m <- members do
+      assert eval_within(m, "global:trans({visible_test_lock, self()}, fun() -> done end).") ==
+               :done
+
+      assert eval_within(m, """
+             Id = {visible_test_lock2, self()},
+             {global:set_lock(Id), global:del_lock(Id)}.
+             """) == {true, true}
+    end
+
+    # A lock held on one member still excludes the others.
+    {true, holder} =
+      eval_within(m1, """
+      Parent = self(),
+      P = spawn(fun() ->
+            R = global:set_lock({visible_test_res, holder}),
+            Parent ! {locked, R},
+            receive stop -> global:del_lock({visible_test_res, holder}) end
+          end),
+      receive {locked, R} -> {R, P} after 10000 -> timeout end.
+      """)
+
+    assert eval_within(m2, "global:set_lock({visible_test_res, other}, [node() | nodes()], 0).") ==
+             false
+
+    send(holder, :stop)
+
+    assert eval_within(m2, "global:trans({visible_test_res, other}, fun() -> got_it end).") ==
+             :got_it
+
+    # --- names: global:register_name/2 works and is seen everywhere
+    named =
+      eval_within(m1, """
+      P = spawn(fun() -> receive stop -> ok end end),
+      yes = global:register_name(visible_test_name, P),
+      P.
+      """)
+
+    for m <- members do
+      assert eval_within(m, "global:whereis_name(visible_test_name).") == named
+    end
+
+    assert eval_within(m2, "global:register_name(visible_test_name, self()).") == :no
+
+    # --- pg: a group joined on one member is seen by the others
+    grouped =
+      eval_within(m1, """
+      P = spawn(fun() -> receive stop -> ok end end),
+      ok = pg:join(visible_test_group, P),
+      P.
+      """)
+
+    wait_all(ctx, members, "pg group membership", fn m ->
+      eval_within(m, "pg:get_members(visible_test_group).") == [grouped]
+    end)
+
+    # --- what cannot work, as documented: rpc to clusterd is notsup; filter it
+    {results, []} = eval_within(m1, "rpc:multicall(nodes(), erlang, node, [], 5000).")
+    filtered_src = "rpc:multicall(nodes() -- ['#{h.node}'], erlang, node, [], 5000)."
+    {filtered, []} = eval_within(m1, filtered_src)
+    assert Enum.sort(filtered) == [m2, m3]
+
+    if mode == :visible,
+      do: assert({:badrpc, :notsup} in results, inspect(results)),
+      else: assert(Enum.sort(results) == [m2, m3])
+
+    # net_adm:ping answers (clusterd answers net_kernel's is_auth).
+    assert eval_within(m1, "net_adm:ping('#{h.node}').") == :pong
+
+    # --- every member streams to clusterd for 4 x net_ticktime: the BEAM does
+    # not tick a visible peer while it writes, so only clusterd's own ticks
+    # keep the connections alive.
+    H.install_link_monitors(members)
+    stream_ms = 4 * @ticktime * 1000 + 1000
+
+    for m <- members do
+      eval_within(m, """
+      C = '#{h.node}', Until = erlang:monotonic_time(millisecond) + #{stream_ms},
+      spawn(fun() ->
+          L = fun Loop(N) ->
+                  case erlang:monotonic_time(millisecond) < Until of
+                    true -> {visible_test_sink, C} ! {n, N, binary:copy(<<1>>, 512)},
+                            timer:sleep(50), Loop(N + 1);
+                    false -> ok
+                  end
+              end,
+          L(0)
+        end),
+      ok.
+      """)
+    end
+
+    Process.sleep(stream_ms + 500)
+
+    assert cnode_connection_ids(members, h.node) == cnode_ids,
+           "a member's connection to clusterd was replaced while streaming\n" <>
+             H.clusterd_logs_tail(ctx)
+
+    refute H.clusterd_log(h) =~ "link down", H.clusterd_logs_tail(ctx)
+
+    for {m, events} <- H.link_events(members),
+        do: assert(events == [], "#{m} saw nodedowns while streaming: #{inspect(events)}")
+
+    assert H.connection_ids(members) == mesh_ids
+
+    # --- clusterd stops: the members' mesh stays as it was, global unblocked
+    assert {:ok, 0} = H.stop_clusterd(h)
+
+    wait_all(ctx, members, "clusterd gone", fn m ->
+      match?({:ok, l} when is_list(l), H.nodes_of(m, :connected)) and
+        not H.peer?(m, h.node, :connected)
+    end)
+
+    assert H.connection_ids(members) == mesh_ids, "links between members changed"
+    assert H.full_mesh?(members)
+
+    for {m, events} <- H.link_events(members) do
+      between_members = for {peer, _} = e <- events, peer in members, do: e
+      assert between_members == [], "#{m} lost members: #{inspect(events)}"
+    end
+
+    sync_all(members, "after clusterd stopped")
+
+    for m <- members do
+      assert eval_within(m, "global:trans({visible_test_lock, self()}, fun() -> done end).") ==
+               :done
+
+      assert eval_within(m, "global:whereis_name(visible_test_name).") == named
+      assert eval_within(m, "pg:get_members(visible_test_group).") == [grouped]
+    end
+
+    for m <- members do
+      log = File.read!(Path.join(ctx.dir, "#{m}.log"))
+      refute log =~ "overlapping partitions", "#{m}: #{log}"
+    end
+  end
+
+  # global:sync() on every member at once, each in a task with a generous
+  # timeout; it must return :ok everywhere.
+  defp sync_all(members, label) do
+    tasks =
+      for m <- members do
+        Task.async(fn ->
+          t0 = H.now_ms()
+          {m, :erpc.call(m, :global, :sync, [], :infinity), H.elapsed_ms(t0)}
+        end)
+      end
+
+    results = Task.yield_many(tasks, @bound)
+
+    for {task, res} <- results do
+      case res do
+        {:ok, {m, result, ms}} ->
+          assert result == :ok, "global:sync() on #{m} #{label}: #{inspect(result)}"
+          IO.puts("    global:sync() on #{m} #{label}: #{ms} ms")
+
+        nil ->
+          Task.shutdown(task, :brutal_kill)
+          flunk("global:sync() #{label} did not return within #{@bound} ms")
+
+        {:exit, reason} ->
+          flunk("global:sync() #{label} failed: #{inspect(reason)}")
+      end
+    end
+  end
+
+  # clusterd's connection id on each member (any connection type).
+  defp cnode_connection_ids(members, cnode) do
+    for m <- members,
+        {^cnode, %{connection_id: id}} <-
+          :erpc.call(m, :erlang, :nodes, [:connected, %{connection_id: true}], 2000),
+        into: %{},
+        do: {m, id}
+  end
+
+  defp wait_all(ctx, members, what, fun) do
+    case H.wait_until(20_000, fn -> Enum.all?(members, fun) end) do
+      {:ok, _} -> :ok
+      :timeout -> flunk("#{what}: not on every member\n" <> H.clusterd_logs_tail(ctx))
+    end
+  end
+
+  # Evaluates Erlang source on node; fails if it does not return within @bound.
+  defp eval_within(node, src) do
+    {:ok, tokens, _} = :erl_scan.string(String.to_charlist(src))
+    {:ok, exprs} = :erl_parse.parse_exprs(tokens)
+
+    try do
+      {:value, value, _} =
+        :erpc.call(node, :erl_eval, :exprs, [exprs, :erl_eval.new_bindings()], @bound)
+
+      value
+    catch
+      :error, {:erpc, :timeout} ->
+        flunk("on #{node}, did not return within #{@bound} ms:\n#{src}")
+    end
+  end
+end
