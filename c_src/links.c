@@ -662,6 +662,64 @@ static void connect_work(uv_work_t *req)
     job->fd = dial_node(job->cn, job->node, job->timeout_ms, job->err, sizeof(job->err));
 }
 
+/* The link runs over c from now on (our connect, or the member's own
+ * connection to us adopted): state, log, the owner's hook, the forwarder. */
+static void link_went_up(mlink *l, conn *c, const char *how)
+{
+    links *ls = l->ls;
+    l->c = c;
+    l->state = LINK_UP;
+    l->backoff_ms = 0;
+    l->failures = 0;
+    l->last_error[0] = '\0';
+    l->up_since_ms = transport_now_ms();
+    if (how)
+        log_event(LOG_LEVEL_INFO, "link up", "node", l->node, "via", how, LOG_END);
+    else
+        log_event(LOG_LEVEL_INFO, "link up", "node", l->node, LOG_END);
+    if (ls->h.on_up) ls->h.on_up(l, ls->arg);
+    if (l->state == LINK_UP) link_start_forwarder(l);
+}
+
+/* A member that connected to us first (say, by sending to a name of ours)
+ * owns the only connection the BEAM allows between us: our own connect would
+ * be refused with status 'alive', which ei cannot answer. So a member link
+ * that is not up adopts the member's connection instead. */
+static void link_adopt(mlink *l, conn *c)
+{
+    if (l->job) {
+        l->job->l = NULL; /* a connect in flight: its result is discarded */
+        l->job = NULL;
+    }
+    uv_timer_stop(&l->retry_timer);
+    c->on_msg = link_conn_msg;
+    c->on_closed = link_conn_closed;
+    c->arg = l;
+    link_went_up(l, c, "the member's connection");
+}
+
+/* Takes the accepted connection from node out of the accepted list, if any. */
+static conn *accepted_take(links *ls, const char *node)
+{
+    for (accepted **pp = &ls->acc; *pp; pp = &(*pp)->next) {
+        accepted *a = *pp;
+        if (!a->c->closing && strcmp(a->c->peer, node) == 0) {
+            conn *c = a->c;
+            *pp = a->next;
+            free(a);
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static mlink *links_find(links *ls, const char *node)
+{
+    for (mlink *l = ls->head; l; l = l->next)
+        if (strcmp(l->node, node) == 0) return l;
+    return NULL;
+}
+
 static void connect_done(uv_work_t *req, int status)
 {
     connect_job *job = req->data;
@@ -692,27 +750,25 @@ static void connect_done(uv_work_t *req, int status)
         ei_close_connection(fd);
         return;
     }
-    l->c = links_conn_open(ls, fd, l->node, link_conn_msg, link_conn_closed, l);
-    if (!l->c) {
+    conn *c = links_conn_open(ls, fd, l->node, link_conn_msg, link_conn_closed, l);
+    if (!c) {
         ei_close_connection(fd);
         snprintf(l->last_error, sizeof(l->last_error), "out of memory");
         link_schedule_retry(l);
         return;
     }
     ls->stats.connects_ok++;
-    l->state = LINK_UP;
-    l->backoff_ms = 0;
-    l->failures = 0;
-    l->last_error[0] = '\0';
-    l->up_since_ms = transport_now_ms();
-    log_event(LOG_LEVEL_INFO, "link up", "node", l->node, LOG_END);
-    if (ls->h.on_up) ls->h.on_up(l, ls->arg);
-    if (l->state == LINK_UP) link_start_forwarder(l);
+    link_went_up(l, c, NULL);
 }
 
 static void link_start_connect(mlink *l)
 {
     links *ls = l->ls;
+    conn *mine = accepted_take(ls, l->node);
+    if (mine) {
+        link_adopt(l, mine);
+        return;
+    }
     connect_job *job = calloc(1, sizeof(*job));
     if (!job) {
         link_schedule_retry(l);
@@ -825,6 +881,16 @@ static void accept_done(uv_work_t *req, int status)
     }
     if (ls->shutting_down) {
         ei_close_connection(job->result);
+        free(job);
+        return;
+    }
+    mlink *l = links_find(ls, job->peer);
+    if (l && l->state != LINK_UP && l->state != LINK_STOPPED) {
+        conn *c = links_conn_open(ls, job->result, job->peer, link_conn_msg, link_conn_closed, l);
+        if (c)
+            link_adopt(l, c);
+        else
+            ei_close_connection(job->result);
         free(job);
         return;
     }
