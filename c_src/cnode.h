@@ -18,7 +18,7 @@ typedef struct cnode {
     unsigned creation;
     int listen_fd; /* -1 until cnode_listen */
     int port;
-    int epmd_fd; /* the EPMD registration; -1 when not published */
+    int epmd_fd;  /* the EPMD registration; -1 when not published */
     bool visible; /* DFLAG_PUBLISHED in our handshakes (cnode_set_visible) */
 } cnode;
 

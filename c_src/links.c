@@ -561,8 +561,8 @@ static bool links_peer_proto(links *ls, conn *c, const dist_msg *m)
         break;
     case PEER_PROTO_MALFORMED:
         ls->stats.dropped_messages++;
-        log_event(LOG_LEVEL_DEBUG, "dropped a malformed message", "node", c->peer, "to",
-                  m->toname, "message", what, LOG_END);
+        log_event(LOG_LEVEL_DEBUG, "dropped a malformed message", "node", c->peer, "to", m->toname,
+                  "message", what, LOG_END);
         break;
     }
     ei_x_free(&out);
@@ -895,8 +895,9 @@ static void accept_done(uv_work_t *req, int status)
         return;
     }
     accepted *a = calloc(1, sizeof(*a));
-    conn *c = a ? links_conn_open(ls, job->result, job->peer, accepted_conn_msg, accepted_closed, ls)
-                : NULL;
+    conn *c =
+        a ? links_conn_open(ls, job->result, job->peer, accepted_conn_msg, accepted_closed, ls)
+          : NULL;
     if (!c) {
         free(a);
         ei_close_connection(job->result);

@@ -6,9 +6,9 @@
 
 typedef struct gen_msg {
     enum { GEN_CALL, GEN_CAST, GEN_INFO } kind;
-    erlang_pid from;         /* GEN_CALL */
-    int tag_start, tag_end;  /* GEN_CALL: the reply tag's bytes in the payload */
-    int req;                 /* index of the request (call/cast) or the message (info) */
+    erlang_pid from;                /* GEN_CALL */
+    int tag_start, tag_end;         /* GEN_CALL: the reply tag's bytes in the payload */
+    int req;                        /* index of the request (call/cast) or the message (info) */
     char req_name[MAXATOMLEN_UTF8]; /* first atom of a request tuple, or the atom itself */
     int req_arity;                  /* arity of the request tuple; 0 for an atom */
 } gen_msg;
@@ -20,8 +20,10 @@ static void request_name(const char *buf, int idx, gen_msg *g)
     g->req_name[0] = '\0';
     g->req_arity = 0;
     if (ei_decode_tuple_header(buf, &idx, &arity) == 0) {
-        if (arity >= 1 && ei_decode_atom(buf, &idx, g->req_name) == 0) g->req_arity = arity;
-        else g->req_name[0] = '\0';
+        if (arity >= 1 && ei_decode_atom(buf, &idx, g->req_name) == 0)
+            g->req_arity = arity;
+        else
+            g->req_name[0] = '\0';
         return;
     }
     if (ei_decode_atom(buf, &idx, g->req_name) < 0) g->req_name[0] = '\0';
@@ -196,8 +198,9 @@ peer_proto_result peer_proto_handle(const peer_proto_ctx *ctx, const dist_msg *m
     default:
         /* pg {discover, Pid}: no answer keeps us out of the scope; rex
          * {Pid, features_request}: no answer, rpc/erpc fail with notsup. */
-        *what = m->toname[0] == 'p' ? "pg message" : m->toname[0] == 'r' ? "rex message"
-                                                                         : "global_group message";
+        *what = m->toname[0] == 'p'   ? "pg message"
+                : m->toname[0] == 'r' ? "rex message"
+                                      : "global_group message";
         return PEER_PROTO_IGNORED;
     }
 }

@@ -48,6 +48,33 @@ defmodule Clusterd.VisibleTest do
     assert H.running?(h)
   end
 
+  test "a member that connects to clusterd first becomes clusterd's link to it", ctx do
+    # A visible clusterd is a peer that members' code may send to, and the
+    # BEAM then connects to it. The BEAM allows one connection per pair, so
+    # clusterd's own connect would be refused ('alive'): it adopts the
+    # member's connection instead.
+    [n1, n2] = members = H.start_erl_nodes(ctx, ~w(n1 n2))
+    n3 = H.node_name("n3")
+
+    yaml =
+      H.config_yaml(ctx, hosts: members ++ [n3], node_extra: ["  visibility: visible"])
+      |> String.replace("reconcile:\n", "reconcile:\n  backoff_min: 30000\n  backoff_max: 30000\n")
+
+    config = Path.join(ctx.dir, "clusterd.yaml")
+    File.write!(config, yaml)
+    h = H.start_clusterd(ctx, config)
+    H.wait_for_full_mesh(ctx, members)
+    # n3 is not running yet: clusterd waits 30 s before trying it again.
+    H.wait_for_log(ctx, h, ~r/cannot connect to member.*node=n3@/)
+
+    H.start_erl(ctx, "n3")
+    assert eval_within(n3, "net_adm:ping('#{h.node}').") == :pong
+    H.wait_for_log(ctx, h, ~r/link up.*node=n3@127\.0\.0\.1.*via="the member's connection"/)
+    H.wait_for_full_mesh(ctx, [n1, n2, n3])
+    assert H.peer?(n3, h.node)
+    sync_all([n1, n2, n3], "after the adoption")
+  end
+
   defp suite(ctx, mode) do
     members =
       H.start_erl_nodes(ctx, ~w(n1 n2 n3),
