@@ -360,6 +360,8 @@ static int forwarder_source(const links *ls, char *out, size_t outlen)
     return (n > 0 && (size_t)n < outlen) ? 0 : -1;
 }
 
+static void forwarder_send_to(mlink *l, const erlang_pid *to, const char *tag);
+
 static void forwarder_spawned(mlink *l, int status, const char *buf, int idx, const char *reason,
                               void *arg)
 {
@@ -379,6 +381,16 @@ static void forwarder_spawned(mlink *l, int status, const char *buf, int idx, co
     if (!l->has_forwarder) {
         l->forwarder = pid;
         l->has_forwarder = true;
+    } else if (pid.num != l->forwarder.num || pid.serial != l->forwarder.serial) {
+        /* Another forwarder spoke first: one that outlived the previous
+         * connection (its send to us is what made the member connect again).
+         * The one just started is ours; stop the other and ask ours for the
+         * view it may have sent before we knew its pid. */
+        erlang_pid old = l->forwarder;
+        l->forwarder = pid;
+        forwarder_send_to(l, &old, "clusterd_stop");
+        l->resync_pending = true;
+        forwarder_send_to(l, &l->forwarder, "clusterd_resync");
     }
 }
 
@@ -405,7 +417,7 @@ static void link_start_forwarder(mlink *l)
 }
 
 /* Sends {Tag, Creation} to the forwarder (a plain message, not an RPC). */
-static void forwarder_send(mlink *l, const char *tag)
+static void forwarder_send_to(mlink *l, const erlang_pid *to, const char *tag)
 {
     ei_x_buff msg, pkt;
     ei_x_new_with_version(&msg);
@@ -413,10 +425,15 @@ static void forwarder_send(mlink *l, const char *tag)
     ei_x_encode_tuple_header(&msg, 2);
     ei_x_encode_atom(&msg, tag);
     ei_x_encode_ulong(&msg, l->ls->cn->creation);
-    if (dist_encode_send(&pkt, &l->forwarder, msg.buff, (size_t)msg.index) == 0 && l->c)
+    if (dist_encode_send(&pkt, to, msg.buff, (size_t)msg.index) == 0 && l->c)
         (void)conn_send_packet(l->c, pkt.buff, (size_t)pkt.index);
     ei_x_free(&msg);
     ei_x_free(&pkt);
+}
+
+static void forwarder_send(mlink *l, const char *tag)
+{
+    forwarder_send_to(l, &l->forwarder, tag);
 }
 
 void links_resync_all(links *ls)

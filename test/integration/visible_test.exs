@@ -75,6 +75,51 @@ defmodule Clusterd.VisibleTest do
     sync_all([n1, n2, n3], "after the adoption")
   end
 
+  test "a member that reconnects on its own while a forwarder of the old connection still " <>
+         "talks is observed again and healed",
+       ctx do
+    # The member drops clusterd and, at once, a process of the old
+    # connection's era (like a forwarder that has not seen the nodedown yet)
+    # sends to clusterd, which makes the member connect again. clusterd adopts
+    # that connection; it must then track the forwarder it starts itself, not
+    # the stale sender, or it never sees this member's nodes() again.
+    members = H.start_erl_nodes(ctx, ~w(n1 n2), connect_all: false)
+    [n1, _n2] = members
+    config = H.write_config(ctx, hosts: members, poll_interval: 600_000)
+    h = H.start_clusterd(ctx, config, args: ["-v"])
+    H.wait_for_full_mesh(ctx, members)
+    H.wait_for_hidden_peer(ctx, members, h.node)
+
+    r = H.run_cli(ctx, ["status", "-c", config, "--json"])
+    assert r.status == 0, r.err
+    creation = Clusterd.JSON.decode!(r.out)["creation"]
+
+    eval_within(n1, """
+    C = '#{h.node}',
+    true = erlang:disconnect_node(C),
+    {clusterd, C} ! {clusterd_event, #{creation}, node(), self(), nodeup, 'n2@127.0.0.1', []},
+    ok.
+    """)
+
+    H.wait_for_log(ctx, h, ~r/link up.*node=n1@127\.0\.0\.1.*via="the member's connection"/)
+
+    # n1 now meets a node only n1 can report: clusterd sees it only if it
+    # follows the forwarder it started on the new connection.
+    n3 = H.start_erl(ctx, "n3", connect_all: false)
+    assert eval_within(n1, "net_kernel:connect_node('#{n3}').") == true
+
+    seen = fn ->
+      r = H.run_cli(ctx, ["status", "-c", config, "--json"])
+      r.status == 0 and "#{n3}" in Clusterd.JSON.decode!(r.out)["links"]["#{n1}"]["sees"]
+    end
+
+    assert {:ok, _} = H.wait_until(15_000, seen),
+           "clusterd does not follow n1's forwarder after the reconnect\n" <>
+             H.clusterd_logs_tail(ctx)
+
+    assert H.running?(h)
+  end
+
   defp suite(ctx, mode) do
     members =
       H.start_erl_nodes(ctx, ~w(n1 n2 n3),
