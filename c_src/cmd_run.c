@@ -45,15 +45,6 @@ int cmd_run(int argc, char **argv)
     }
     cfg = cli_load_config(&o);
     if (!cfg) goto out;
-    if (cfg->node.visible) {
-        /* Visible mode needs the global-protocol answers of issue 6; running
-         * hidden while the config says visible would be a silent surprise. */
-        fprintf(stderr,
-                "%s: visibility: visible is not supported by this build yet; use "
-                "hidden (the default)\n",
-                o.config_path);
-        goto out;
-    }
 
     /* A dead peer must cost an error, not the process; keep the cookie
      * out of core dumps. */
@@ -75,6 +66,8 @@ int cmd_run(int argc, char **argv)
         log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
         goto out;
     }
+    /* Before the first handshake (accepts included); fixed for this run. */
+    cnode_set_visible(&cn, cfg->node.visible);
     if (cnode_listen_publish(&cn, 5000, err, sizeof(err)) < 0) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
         goto out;

@@ -118,6 +118,12 @@ int cnode_init_tls(cnode *cn, const char *name, bool longnames, const char *cook
     return 0;
 }
 
+void cnode_set_visible(cnode *cn, bool visible)
+{
+    cn->visible = visible;
+    transport_set_published(visible);
+}
+
 int cnode_listen_publish(cnode *cn, int timeout_ms, char *err, size_t errlen)
 {
     int port = 0;

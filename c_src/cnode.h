@@ -23,6 +23,7 @@ typedef struct cnode {
     int port;
     int epmd_fd;             /* the EPMD registration; -1 when not published */
     struct tls_context *tls; /* distribution over TLS (owned); NULL = plain TCP */
+    bool visible;            /* DFLAG_PUBLISHED in our handshakes (cnode_set_visible) */
 } cnode;
 
 /* Puts cn in the empty state cnode_close accepts (no sockets), so that a
@@ -44,6 +45,13 @@ int cnode_init(cnode *cn, const char *name, bool longnames, const char *cookie, 
  * reason naming the file when a certificate or key cannot be loaded. */
 int cnode_init_tls(cnode *cn, const char *name, bool longnames, const char *cookie,
                    const struct config_tls *tls, char *err, size_t errlen);
+
+/* Visible (a published node: in the members' nodes()) or hidden, the
+ * default, for every connection made or accepted afterwards. Process-wide
+ * (it lives in the transport); call before the first connect. Changing it
+ * later would leave existing connections as they were, so `run` sets it
+ * once and a reload only warns. */
+void cnode_set_visible(cnode *cn, bool visible);
 
 /* Listens on an ephemeral port and registers the name in EPMD (timeout_ms).
  * Fails when the name is already registered. */

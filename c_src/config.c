@@ -196,8 +196,10 @@ static void cfg_read_node(cfg_ctx *c, const yaml_node_t *key, const yaml_node_t 
     if (node->visible && vis->set)
         cfg_warn_pos(c, vis->line, vis->col,
                      "visibility: visible puts clusterd in every member's nodes(), so "
-                     "rpc:multicall(nodes(), ...) on a member returns {badrpc, notsup} for it; "
-                     "changing visibility needs a restart of clusterd");
+                     "rpc:multicall(nodes(), ...) on a member returns {badrpc, notsup} for it "
+                     "and code that calls every node in nodes() must leave it out; members "
+                     "with global_groups disconnect it; changing visibility needs a restart "
+                     "of clusterd");
     node->connect_timeout_ms = opts_int(&ov, "connect_timeout");
     node->rpc_timeout_ms = opts_int(&ov, "rpc_timeout");
     node->net_ticktime_s = opts_int(&ov, "net_ticktime");

@@ -239,6 +239,7 @@ conn *conn_open(uv_loop_t *loop, int fd, const char *peer, unsigned net_ticktime
     c->on_closed = on_closed;
     c->arg = arg;
     c->ticktime_ms = (uint64_t)net_ticktime_s * 1000u;
+    c->tick_ms = c->ticktime_ms / 4;
     c->last_rx_ms = c->last_tx_ms = transport_now_ms();
     if (uv_poll_init(loop, &c->poll, fd) != 0) {
         free(c);
@@ -247,6 +248,11 @@ conn *conn_open(uv_loop_t *loop, int fd, const char *peer, unsigned net_ticktime
     c->poll.data = c;
     conn_update_poll(c);
     return c;
+}
+
+void conn_set_tick_interval(conn *c, uint64_t interval_ms)
+{
+    c->tick_ms = interval_ms;
 }
 
 void conn_tick(conn *c, uint64_t now_ms)
@@ -260,7 +266,7 @@ void conn_tick(conn *c, uint64_t now_ms)
         conn_close(c, reason);
         return;
     }
-    if (now_ms - c->last_tx_ms >= c->ticktime_ms / 4) {
+    if (now_ms - c->last_tx_ms >= c->tick_ms) {
         static const char tick[4] = {0, 0, 0, 0};
         (void)conn_send_packet(c, tick, 4);
     }

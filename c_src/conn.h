@@ -40,6 +40,7 @@ typedef struct conn {
     uint64_t last_rx_ms;
     uint64_t last_tx_ms;
     uint64_t ticktime_ms;
+    uint64_t tick_ms; /* send a tick after this long without writing */
     conn_msg_fn on_msg;
     conn_closed_fn on_closed;
     void *arg;
@@ -58,6 +59,10 @@ int conn_send_packet(conn *c, const char *pkt, size_t len);
 /* Hands the connection to another owner: its messages and its close go to
  * on_msg/on_closed with arg from now on. */
 void conn_set_handlers(conn *c, conn_msg_fn on_msg, conn_closed_fn on_closed, void *arg);
+
+/* Ticks after interval_ms without writing (default: net_ticktime / 4, which
+ * is enough for a hidden node: the BEAM ticks hidden peers itself). */
+void conn_set_tick_interval(conn *c, uint64_t interval_ms);
 
 /* Called about once a second by the owner: sends a tick when idle, closes
  * the connection when the peer has been silent for net_ticktime. */

@@ -128,6 +128,9 @@ int dial_node_info(cnode *cn, const char *node, unsigned timeout_ms, dial_info *
             di->why = DIAL_TIMEOUT;
             snprintf(err, errlen, "timeout after %u ms (distribution handshake on port %d)",
                      timeout_ms, einfo.port);
+        } else if (f.not_published) {
+            di->why = DIAL_FAILED;
+            snprintf(err, errlen, "handshake with %s: could not mark ourselves visible", node);
         } else if (f.peer_status[0] && strcmp(f.peer_status, "ok") != 0) {
             di->why = DIAL_REFUSED;
             snprintf(err, errlen, "handshake refused by %s: status '%s'", node, f.peer_status);

@@ -1,8 +1,10 @@
 /* transport: plain-TCP socket callbacks for erl_interface with total
- * deadlines, poll()-based waits and pre-accepted fds. See transport.h. */
+ * deadlines, poll()-based waits, pre-accepted fds and the visible-mode flag
+ * patch. See transport.h. */
 #include "transport.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,6 +21,9 @@ typedef struct tcp_ctx {
     int fd;
     uint64_t deadline_ms; /* 0 = none; cleared once the handshake completes */
     int writes;           /* packets written during the handshake */
+    bool handshaking;     /* until ei reports the handshake complete */
+    bool published;       /* DFLAG_PUBLISHED wanted on this connection */
+    bool flags_patched;   /* the packet carrying our flags was patched */
     unsigned char rx_head[32];
     size_t rx_head_len;           /* bytes of the status packet seen after our first write */
     const transport_layer *layer; /* secure layer (TLS) or NULL */
@@ -113,6 +118,45 @@ void transport_thread_expect_host(const char *host)
     snprintf(tl_expect_host, sizeof(tl_expect_host), "%s", host ? host : "");
 }
 
+/* Set once at start-up, read by the worker threads that run handshakes. */
+static atomic_bool g_published;
+
+#define DFLAG_PUBLISHED 0x1u
+
+void transport_set_published(bool published)
+{
+    atomic_store(&g_published, published);
+}
+
+bool transport_published(void)
+{
+    return atomic_load(&g_published);
+}
+
+int transport_patch_published(unsigned char *pkt, size_t len, size_t hdr)
+{
+    /* [len:hdr] then 'N' [flags:8] ... (OTP 23+) or 'n' [version:2]
+     * [flags:4] ...; flags are big-endian, so DFLAG_PUBLISHED is in their
+     * last byte. hdr is 2 over plain TCP, 4 inside TLS. The length must
+     * cover the rest exactly: ei writes each handshake packet whole, in one
+     * call. */
+    if ((hdr != 2 && hdr != 4) || len < hdr + 1) return 0;
+    size_t declared = 0;
+    for (size_t i = 0; i < hdr; i++)
+        declared = (declared << 8) | pkt[i];
+    if (declared != len - hdr) return 0;
+    size_t low;
+    if (pkt[hdr] == 'N')
+        low = hdr + 1 + 7;
+    else if (pkt[hdr] == 'n')
+        low = hdr + 1 + 2 + 3;
+    else
+        return 0;
+    if (len <= low) return 0;
+    pkt[low] |= DFLAG_PUBLISHED;
+    return 1;
+}
+
 uint64_t transport_now_ms(void)
 {
     struct timespec ts;
@@ -188,6 +232,8 @@ static tcp_ctx *ctx_new(int fd)
     c->fd = fd;
     c->deadline_ms = tl_deadline_ms;
     c->stream.ops = &tcp_stream_ops;
+    c->handshaking = true;
+    c->published = atomic_load(&g_published);
     return c;
 }
 
@@ -348,14 +394,14 @@ static void note_stream_error(const tcp_ctx *c)
     if (why) snprintf(tl_failure.layer_error, sizeof(tl_failure.layer_error), "%s", why);
 }
 
-static int cb_write(void *ctx, const char *buf, ssize_t *len, unsigned tmo)
+/* Writes buf whole; 0 or an errno value. */
+static int write_all(tcp_ctx *c, const char *buf, ssize_t len, unsigned tmo)
 {
-    tcp_ctx *c = ctx;
     ssize_t done = 0;
-    while (done < *len) {
+    while (done < len) {
         short want = POLLOUT;
         ssize_t w =
-            transport_stream_write(&c->stream, c->fd, buf + done, (size_t)(*len - done), &want);
+            transport_stream_write(&c->stream, c->fd, buf + done, (size_t)(len - done), &want);
         if (w > 0) {
             done += w;
             continue;
@@ -370,6 +416,29 @@ static int cb_write(void *ctx, const char *buf, ssize_t *len, unsigned tmo)
         note_stream_error(c);
         return err;
     }
+    return 0;
+}
+
+static size_t handshake_header_size(const tcp_ctx *c);
+
+static int cb_write(void *ctx, const char *buf, ssize_t *len, unsigned tmo)
+{
+    tcp_ctx *c = ctx;
+    int err;
+    size_t hdr = handshake_header_size(c);
+    if (c->handshaking && c->published && !c->flags_patched && (size_t)*len > hdr &&
+        (buf[hdr] == 'N' || buf[hdr] == 'n')) {
+        /* Our name (connect side) or challenge (accept side): a copy with
+         * DFLAG_PUBLISHED set; handshake packets are a few hundred bytes. */
+        unsigned char copy[1024];
+        if ((size_t)*len > sizeof(copy)) return EMSGSIZE;
+        memcpy(copy, buf, (size_t)*len);
+        c->flags_patched = transport_patch_published(copy, (size_t)*len, hdr) == 1;
+        err = write_all(c, (const char *)copy, *len, tmo);
+    } else {
+        err = write_all(c, buf, *len, tmo);
+    }
+    if (err) return err;
     if (c->deadline_ms) c->writes++;
     return 0;
 }
@@ -457,6 +526,13 @@ static int cb_handshake_complete(void *ctx)
 {
     tcp_ctx *c = ctx;
     c->deadline_ms = 0; /* after the handshake the event loop owns the fd */
+    c->handshaking = false;
+    /* Visible wanted but the flags never went out patched: refuse the
+     * connection rather than run hidden while configured visible. */
+    if (c->published && !c->flags_patched) {
+        tl_failure.not_published = 1;
+        return EPROTO;
+    }
     return 0;
 }
 

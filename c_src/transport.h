@@ -6,6 +6,9 @@
  * runs through the stream (with 4-byte packet headers inside TLS, as OTP's
  * inet_tls_dist), and conn.c reads and writes through the same stream on
  * the loop (transport_stream_of).
+ * The visible-mode flag patch lives here too: ei offers no API to set
+ * DFLAG_PUBLISHED, so the write callback sets it in the handshake packet that
+ * carries our flags, on both the connect and the accept side.
  *
  * The callbacks give every blocking step a *total* deadline (ei's own _tmo is
  * per socket operation, so a peer that trickles bytes could stretch a connect
@@ -72,6 +75,17 @@ typedef struct transport_layer {
  * NULL, as setup_ctx). */
 ei_socket_callbacks *transport_tcp_callbacks(void);
 
+/* Published (visible) or hidden, for every handshake made after the call
+ * (process-wide; set once at start-up, before any connect or accept). */
+void transport_set_published(bool published);
+bool transport_published(void);
+
+/* Sets DFLAG_PUBLISHED in a handshake packet as ei writes it (an hdr-byte
+ * length, 2 over plain TCP and 4 inside TLS, then the packet): the name packet on the connect side
+ * or the challenge packet on the accept side, new ('N') or old ('n') format. Returns 1 if pkt was
+ * such a packet (now patched), 0 if it was another packet (left as is). */
+int transport_patch_published(unsigned char *pkt, size_t len, size_t hdr);
+
 /* Monotonic clock in milliseconds. */
 uint64_t transport_now_ms(void);
 
@@ -89,10 +103,11 @@ void transport_thread_expect_host(const char *host);
 /* What the last failed handshake on this thread saw, for a clear error:
  * the status the peer sent ("nok", "alive", "not_allowed", ... or "" if none),
  * whether the peer closed after our challenge reply (typically a cookie
- * mismatch), and whether the deadline ran out. With a secure layer: what
- * failed in it (certificate not trusted, alert from the peer, ...). Without
- * one: whether the peer answered with TLS records, or closed right after our
- * first packet (both: a node running TLS distribution). */
+ * mismatch), whether the deadline ran out, and whether visible mode could not
+ * be applied. With a secure layer: what failed in it (certificate not
+ * trusted, alert from the peer, ...). Without one: whether the peer answered
+ * with TLS records, or closed right after our first packet (both: a node
+ * running TLS distribution). */
 typedef struct transport_failure {
     char peer_status[32];
     int closed_after_reply;
@@ -101,6 +116,7 @@ typedef struct transport_failure {
     int layer_handshake;   /* the failure was in the secure layer's own handshake */
     int peer_speaks_tls;   /* plain TCP got a TLS record back */
     int closed_after_name; /* plain TCP: peer closed right after our name packet */
+    int not_published;     /* visible mode, but the flags could not be patched */
 } transport_failure;
 void transport_thread_failure(transport_failure *out);
 

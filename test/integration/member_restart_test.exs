@@ -49,7 +49,7 @@ defmodule Clusterd.MemberRestartTest do
     H.start_erl(ctx, "n2", connect_all: false)
     assert H.eval_on(n2, "net_kernel:connect_node('#{h.node}').") == true
 
-    H.wait_for_log(ctx, h, ~r/link up \(the member connected to us\).*n2@/, 15_000)
+    H.wait_for_log(ctx, h, ~r/link up.*n2@.*the member's connection/, 15_000)
     H.wait_for_full_mesh(ctx, [n1, n2], 15_000)
     assert H.running?(h), "clusterd exited:\n" <> H.clusterd_logs_tail(ctx)
   end

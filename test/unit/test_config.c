@@ -764,7 +764,9 @@ static void test_visible_warning(void **state)
     assert_string_equal(d.warnings[0],
                         LABEL ":2:15: visibility: visible puts clusterd in every member's nodes(), "
                               "so rpc:multicall(nodes(), ...) on a member returns {badrpc, "
-                              "notsup} for it; changing visibility needs a restart of clusterd");
+                              "notsup} for it and code that calls every node in nodes() must "
+                              "leave it out; members with global_groups disconnect it; changing "
+                              "visibility needs a restart of clusterd");
     config_free(cfg);
     config_diag_free(&d);
 
