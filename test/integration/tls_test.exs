@@ -26,7 +26,9 @@ defmodule Clusterd.TlsTest do
 
   test "clusterd meshes TLS members and heals their cut links (connect_all false: only clusterd heals)",
        ctx do
-    [n1, n2, n3] = members = Tls.start_members(ctx, ctx.pki, ctx.obs, ~w(n1 n2 n3), connect_all: false)
+    [n1, n2, n3] =
+      members = Tls.start_members(ctx, ctx.pki, ctx.obs, ~w(n1 n2 n3), connect_all: false)
+
     # No member knows another: without clusterd there is no mesh.
     assert Tls.missing_links(ctx.obs, members) != []
 
@@ -55,12 +57,43 @@ defmodule Clusterd.TlsTest do
     assert r.err =~ "TLS distribution", r.err
   end
 
+  test "visible clusterd over TLS: in every member's nodes(), global:sync() returns", ctx do
+    # The published flag sits in a handshake packet whose length header is
+    # 4 bytes inside TLS (2 over plain TCP): the patch must find it there too.
+    # OTP's default connect_all, so that global runs its protocol with clusterd.
+    members = Tls.start_members(ctx, ctx.pki, ctx.obs, ~w(n1 n2 n3))
+
+    config =
+      H.write_config(ctx,
+        hosts: members,
+        node_extra: ["  visibility: visible" | Tls.config_lines(ctx.pki)]
+      )
+
+    h = H.start_clusterd(ctx, config)
+    Tls.wait_for_full_mesh(ctx, ctx.obs, members)
+
+    assert {:ok, _} =
+             H.wait_until(20_000, fn ->
+               Enum.all?(members, fn m ->
+                 match?({:ok, l} when is_list(l), Tls.nodes_of(ctx.obs, m)) and
+                   h.node in elem(Tls.nodes_of(ctx.obs, m), 1)
+               end)
+             end),
+           "clusterd is not a visible peer of every TLS member:\n" <> H.clusterd_logs_tail(ctx)
+
+    for m <- members, do: assert(Tls.call(ctx.obs, m, :global, :sync, []) == {:ok, :ok})
+  end
+
   test "clusterd mesh and ping speak TLS with node.tls; plain ping says the node runs TLS", ctx do
     [n1 | _] =
       members = Tls.start_members(ctx, ctx.pki, ctx.obs, ~w(p1 p2 p3), connect_all: false)
 
     config =
-      H.write_config(ctx, hosts: members, poll_interval: 600_000, node_extra: Tls.config_lines(ctx.pki))
+      H.write_config(ctx,
+        hosts: members,
+        poll_interval: 600_000,
+        node_extra: Tls.config_lines(ctx.pki)
+      )
 
     # Before clusterd: nothing is meshed, and mesh says so over TLS.
     r = H.run_cli(ctx, ["mesh", "-c", config, "--json"])
@@ -85,7 +118,17 @@ defmodule Clusterd.TlsTest do
     assert Clusterd.JSON.decode!(r.out)["full_mesh"] == true
 
     # A plain-TCP ping gets a reason, not a hang.
-    r = H.run_cli(ctx, ["ping", "#{n1}", "--cookie-file", ctx.cookie_file, "--timeout", "20000", "--json"])
+    r =
+      H.run_cli(ctx, [
+        "ping",
+        "#{n1}",
+        "--cookie-file",
+        ctx.cookie_file,
+        "--timeout",
+        "20000",
+        "--json"
+      ])
+
     assert r.status == 1
     e = Clusterd.JSON.decode!(r.out)["nodes"]["#{n1}"]
     assert e["reason"] == "tls", r.out
@@ -121,8 +164,7 @@ defmodule Clusterd.TlsTest do
     Tls.wait_for_full_mesh(ctx, ctx.obs, good)
     Tls.wait_for_hidden_peer(ctx, ctx.obs, good, h.node)
 
-    [line | _] =
-      H.wait_for_log(ctx, h, ~r/msg="cannot connect to member" node=bad@127\.0\.0\.1/)
+    [line | _] = H.wait_for_log(ctx, h, ~r/msg="cannot connect to member" node=bad@127\.0\.0\.1/)
 
     assert line =~ "TLS handshake with bad@127.0.0.1 failed", line
     assert line =~ "certificate is not trusted", line
@@ -160,7 +202,10 @@ defmodule Clusterd.TlsTest do
       H.write_config(ctx,
         file: "sni.yaml",
         hosts: [elsewhere],
-        node_extra: Tls.config_lines(ctx.pki, "clusterd", "ca", ["server_name_indication: elsewhere.example.com"])
+        node_extra:
+          Tls.config_lines(ctx.pki, "clusterd", "ca", [
+            "server_name_indication: elsewhere.example.com"
+          ])
       )
 
     h2 = H.start_clusterd(ctx, config, label: "clusterd-sni")
@@ -174,39 +219,72 @@ defmodule Clusterd.TlsTest do
     config =
       H.write_config(ctx,
         hosts: members,
-        node_extra:
-          Tls.config_lines(ctx.pki, "intruder", "other_ca") |> trust_both(ctx.pki)
+        node_extra: Tls.config_lines(ctx.pki, "intruder", "other_ca") |> trust_both(ctx.pki)
       )
 
     h = H.start_clusterd(ctx, config)
     [line | _] = H.wait_for_log(ctx, h, ~r/msg="cannot connect to member" node=m1@127\.0\.0\.1/)
-    assert line =~ ~r/TLS (handshake with|connection to) m1@127\.0\.0\.1 failed: the peer refused the handshake \(tlsv1 alert unknown ca\)/,
+
+    assert line =~
+             ~r/TLS (handshake with|connection to) m1@127\.0\.0\.1 failed: the peer refused the handshake \(tlsv1 alert unknown ca\)/,
            line
 
-    assert Tls.missing_links(ctx.obs, members) != [], "members meshed through an untrusted clusterd"
+    assert Tls.missing_links(ctx.obs, members) != [],
+           "members meshed through an untrusted clusterd"
+
     assert H.running?(h)
   end
 
-  test "plain-TCP clusterd against TLS members fails with a clear reason and keeps running", ctx do
+  test "plain-TCP clusterd against TLS members fails with a clear reason and keeps running",
+       ctx do
     members = Tls.start_members(ctx, ctx.pki, ctx.obs, ~w(t1 t2), connect_all: false)
     h = H.start_clusterd(ctx, H.write_config(ctx, hosts: members, connect_timeout: 20_000))
 
     for m <- members do
-      [line | _] = H.wait_for_log(ctx, h, ~r/msg="cannot connect to member" node=#{Regex.escape("#{m}")}/, 10_000)
+      [line | _] =
+        H.wait_for_log(
+          ctx,
+          h,
+          ~r/msg="cannot connect to member" node=#{Regex.escape("#{m}")}/,
+          10_000
+        )
+
       assert line =~ "answered the distribution handshake with TLS", line
       assert line =~ "configure node.tls", line
     end
 
     # Not hung: the loop answers a status call at once.
-    r = H.run_cli(ctx, ["status", "--coordinator", "#{h.node}", "--cookie-file", ctx.cookie_file, "--json"])
+    r =
+      H.run_cli(ctx, [
+        "status",
+        "--coordinator",
+        "#{h.node}",
+        "--cookie-file",
+        ctx.cookie_file,
+        "--json"
+      ])
+
     assert r.status == 0, r.err
     assert %{"full_mesh" => false} = Clusterd.JSON.decode!(r.out)
   end
 
-  test "TLS clusterd against a plain-TCP member: bounded by connect_timeout, with a reason", ctx do
+  test "TLS clusterd against a plain-TCP member: bounded by connect_timeout, with a reason",
+       ctx do
     plain = H.start_erl(ctx, "plain")
-    h = H.start_clusterd(ctx, H.write_config(ctx, hosts: [plain], connect_timeout: 1000, node_extra: Tls.config_lines(ctx.pki)))
-    [line | _] = H.wait_for_log(ctx, h, ~r/msg="cannot connect to member" node=plain@127\.0\.0\.1/)
+
+    h =
+      H.start_clusterd(
+        ctx,
+        H.write_config(ctx,
+          hosts: [plain],
+          connect_timeout: 1000,
+          node_extra: Tls.config_lines(ctx.pki)
+        )
+      )
+
+    [line | _] =
+      H.wait_for_log(ctx, h, ~r/msg="cannot connect to member" node=plain@127\.0\.0\.1/)
+
     assert line =~ "TLS handshake", line
     assert line =~ "-proto_dist inet_tls", line
   end
