@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
 #include "log.h"
 #include "strv.h"
 #include "transport.h"
@@ -105,6 +106,8 @@ static void reconcile(coordinator *co)
 out:
     co->last_reconcile_us = (uv_hrtime() - t0) / 1000u;
     if (co->last_reconcile_us > co->max_reconcile_us) co->max_reconcile_us = co->last_reconcile_us;
+    metrics_observe_reconcile(co, co->last_reconcile_us);
+    metrics_changed(co);
     mesh_plan_free(&plan);
     mesh_graph_free(&desired);
     mesh_graph_free(&observed);
@@ -258,6 +261,12 @@ coordinator *coordinator_new(uv_loop_t *loop, config *cfg, const char *config_pa
     co->reconcile_timer.data = co;
     uv_timer_init(loop, &co->poll_timer);
     co->poll_timer.data = co;
+    uv_timer_init(loop, &co->metrics_timer);
+    co->metrics_timer.data = co;
+    uv_timer_init(loop, &co->metrics_soon);
+    co->metrics_soon.data = co;
+    co->last_reload_ok = true;
+    co->start_wall_ms = coordinator_wall_ms();
     return co;
 }
 
@@ -267,6 +276,7 @@ int coordinator_start(coordinator *co, char *err, size_t errlen)
         snprintf(err, errlen, "cannot accept connections");
         return -1;
     }
+    if (metrics_start(co, err, errlen) < 0) return -1;
     uv_signal_init(co->loop, &co->sig_term);
     uv_signal_init(co->loop, &co->sig_int);
     uv_signal_init(co->loop, &co->sig_hup);
@@ -297,6 +307,7 @@ void coordinator_stop(coordinator *co)
         co->members[i]->l = NULL;
     close_handle((uv_handle_t *)&co->reconcile_timer);
     close_handle((uv_handle_t *)&co->poll_timer);
+    metrics_stop(co);
     close_handle((uv_handle_t *)&co->sig_term);
     close_handle((uv_handle_t *)&co->sig_int);
     close_handle((uv_handle_t *)&co->sig_hup);
@@ -315,6 +326,7 @@ void coordinator_free(coordinator *co)
         generation_free(g);
     }
     links_free(co->ls);
+    http_stop(co->http);
     free(co->config_path);
     free(co);
 }

@@ -6,6 +6,7 @@
 
 #include <ares.h>
 #include <curl/curlver.h>
+#include <microhttpd.h>
 #include <yaml.h>
 
 #include "cli.h"
@@ -35,6 +36,7 @@ static void print_version(void)
     printf("clusterd %s\n", CLUSTERD_VERSION);
     printf("  %s (ei)\n", EI_VERSION_STR);
     printf("  libyaml %s\n", yaml_get_version_string());
+    printf("  libmicrohttpd %s\n", MHD_get_version());
     printf("  libcurl %s (not used yet)\n", LIBCURL_VERSION);
     printf("  c-ares %s (not used yet)\n", ARES_VERSION_STR);
 }

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config
   erlang-nox erlang-dev elixir rebar3
-  libyaml-dev libuv1-dev libjansson-dev libcmocka-dev libc-ares-dev libcurl4-openssl-dev
+  libyaml-dev libuv1-dev libjansson-dev libmicrohttpd-dev libcmocka-dev libc-ares-dev libcurl4-openssl-dev
   clang libclang-rt-14-dev iproute2 procps valgrind cppcheck clang-format
 )
 
