@@ -68,7 +68,11 @@ int cmd_run(int argc, char **argv)
         log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
         goto out;
     }
-    int rc = cnode_init(&cn, cfg->node.name, cfg->node.longnames, cookie, err, sizeof(err));
+    /* --name/--sname override node.name: in Kubernetes the host part is the
+     * pod's IP, known only at start (`--name clusterd@$(POD_IP)`). */
+    const char *node_name = o.name_given ? o.name : cfg->node.name;
+    bool longnames = o.name_given ? o.longnames : cfg->node.longnames;
+    int rc = cnode_init(&cn, node_name, longnames, cookie, err, sizeof(err));
     cookie_wipe(cookie, sizeof(cookie));
     if (rc < 0) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);

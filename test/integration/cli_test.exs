@@ -26,4 +26,19 @@ defmodule Clusterd.CliTest do
       assert String.trim(r.err) != ""
     end
   end
+
+  test "run --name overrides node.name (as the Kubernetes manifests do with the pod's IP)", ctx do
+    members = H.start_erl_nodes(ctx, ~w(n1 n2), connect_all: false)
+    config = H.write_config(ctx, hosts: members)
+
+    h =
+      H.start_clusterd(ctx, config,
+        args: ["--name", "podname@127.0.0.1"],
+        node: :"podname@127.0.0.1"
+      )
+
+    H.wait_for_full_mesh(ctx, members)
+    H.wait_for_hidden_peer(ctx, members, h.node)
+    refute Enum.any?(members, &H.peer?(&1, :"clusterd@127.0.0.1", :hidden))
+  end
 end
