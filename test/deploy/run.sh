@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Offline checks of what deploys clusterd (no cluster, no Docker engine):
+# - `kubectl kustomize k8s/` for the default lookup mode (EndpointSlices) and
+#   with each component (endpoints, pods), each output checked by
+#   check_k8s.py;
+# - the Dockerfile's runtime packages against `ldd` of clusterd and epmd
+#   (check_dockerfile.py).
+# Exit 0 when every check passed.
+set -u
+cd "$(dirname "$0")/../.."
+export KUBECONFIG=/nonexistent # kustomize needs no cluster; never talk to one
+status=0
+tmp=test/tmp/deploy
+rm -rf "$tmp"
+mkdir -p "$tmp"
+
+if ! command -v kubectl >/dev/null; then
+  echo "deploy: kubectl not found (needed for kubectl kustomize)" >&2
+  exit 1
+fi
+
+kustomize_check() {
+  local variant=$1 dir=$2
+  if ! kubectl kustomize "$dir" >"$tmp/$variant.yaml" 2>"$tmp/$variant.err"; then
+    echo "FAIL kubectl kustomize $dir:"
+    cat "$tmp/$variant.err"
+    status=1
+    return
+  fi
+  python3 test/deploy/check_k8s.py "$variant" <"$tmp/$variant.yaml" || status=1
+}
+
+kustomize_check endpointslices k8s
+for c in endpoints pods; do
+  mkdir -p "$tmp/$c"
+  printf 'resources: [../../../../k8s]\ncomponents: [../../../../k8s/components/%s]\n' "$c" \
+    >"$tmp/$c/kustomization.yaml"
+  kustomize_check "$c" "$tmp/$c"
+done
+
+epmd_bin=$(erl -noshell -eval 'io:format("~s",[code:root_dir()]), halt().')/erts-*/bin/epmd
+# shellcheck disable=SC2086
+python3 test/deploy/check_dockerfile.py Dockerfile priv/clusterd $epmd_bin || status=1
+
+[ "$status" -eq 0 ] && echo "deploy checks: all passed" || echo "deploy checks: FAILED"
+exit "$status"
