@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Structural check of `kubectl kustomize k8s/` output (read on stdin), for
-one lookup-mode variant: endpointslices (the default), endpoints or pods.
+one variant: the API lookup modes endpointslices (the default), endpoints
+or pods, or dns (Kubernetes.DNS: no Role, no RoleBinding, no token).
 
     kubectl kustomize k8s/ | test/deploy/check_k8s.py endpointslices
 
@@ -19,6 +20,7 @@ VARIANTS = {
     "endpointslices": ("discovery.k8s.io", "endpointslices", None),
     "endpoints": ("", "endpoints", "endpoints"),
     "pods": ("", "pods", "pods"),
+    "dns": (None, None, None),
 }
 NS = "ex-cluster"
 failures = []
@@ -57,30 +59,37 @@ def main():
     objs = [o for o in yaml.safe_load_all(sys.stdin) if o]
 
     kinds = sorted(o["kind"] for o in objs)
-    want = sorted(["Namespace", "Service", "Deployment", "Deployment", "ServiceAccount", "Role",
-                   "RoleBinding", "ConfigMap"])
+    want = ["Namespace", "Service", "Deployment", "Deployment", "ServiceAccount", "ConfigMap"]
+    if variant != "dns":
+        want += ["Role", "RoleBinding"]
+    want = sorted(want)
     check(kinds == want, "object kinds %s, want %s" % (kinds, want))
     for o in objs:
         if o["kind"] != "Namespace":
             check(o["metadata"].get("namespace") == NS,
                   "%s %s in namespace %s" % (o["kind"], o["metadata"]["name"], NS))
 
-    # RBAC: one Role, one rule, one resource, read-only verbs.
-    role = one(objs, "Role", "clusterd")
-    rules = role.get("rules", [])
-    if check(len(rules) == 1, "the Role has exactly one rule"):
-        r = rules[0]
-        check(r.get("apiGroups") == [group], "Role apiGroups %s, want [%r]" % (r.get("apiGroups"), group))
-        check(r.get("resources") == [resource], "Role resources %s, want [%s]" % (r.get("resources"), resource))
-        check(sorted(r.get("verbs", [])) == ["get", "list", "watch"],
-              "Role verbs %s, want get/list/watch" % r.get("verbs"))
-        check("resourceNames" not in r and "nonResourceURLs" not in r, "no extra rule fields")
-    rb = one(objs, "RoleBinding", "clusterd")
-    check(rb.get("roleRef") == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "clusterd"},
-          "RoleBinding refers to Role clusterd")
-    check(rb.get("subjects") == [{"kind": "ServiceAccount", "name": "clusterd", "namespace": NS}],
-          "RoleBinding binds ServiceAccount clusterd only")
-    one(objs, "ServiceAccount", "clusterd")
+    sa = one(objs, "ServiceAccount", "clusterd")
+    if variant == "dns":
+        check(sa.get("automountServiceAccountToken") is False, "dns: no service account token")
+    else:
+        # RBAC: one Role, one rule, one resource, read-only verbs.
+        role = one(objs, "Role", "clusterd")
+        rules = role.get("rules", [])
+        if check(len(rules) == 1, "the Role has exactly one rule"):
+            r = rules[0]
+            check(r.get("apiGroups") == [group],
+                  "Role apiGroups %s, want [%r]" % (r.get("apiGroups"), group))
+            check(r.get("resources") == [resource],
+                  "Role resources %s, want [%s]" % (r.get("resources"), resource))
+            check(sorted(r.get("verbs", [])) == ["get", "list", "watch"],
+                  "Role verbs %s, want get/list/watch" % r.get("verbs"))
+            check("resourceNames" not in r and "nonResourceURLs" not in r, "no extra rule fields")
+        rb = one(objs, "RoleBinding", "clusterd")
+        check(rb.get("roleRef") == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                    "name": "clusterd"}, "RoleBinding refers to Role clusterd")
+        check(rb.get("subjects") == [{"kind": "ServiceAccount", "name": "clusterd", "namespace": NS}],
+              "RoleBinding binds ServiceAccount clusterd only")
 
     # The seed's app: headless Service and Deployment.
     svc = one(objs, "Service", "ex-cluster-svc").get("spec", {})
@@ -160,8 +169,14 @@ def main():
     topos = conf.get("topologies", {})
     check(len(topos) == 1, "config: one topology")
     for t in topos.values():
-        check(t.get("strategy") == "Cluster.Strategy.Kubernetes", "config: the Kubernetes API strategy")
         c = t.get("config", {})
+        if variant == "dns":
+            check(t.get("strategy") == "Cluster.Strategy.Kubernetes.DNS", "config: Kubernetes.DNS")
+            check(c.get("service") == "ex-cluster-svc", "config: service ex-cluster-svc")
+            check(c.get("application_name") == env.get("RELEASE_NODE", {}).get("value", "").split("@")[0],
+                  "config: application_name matches RELEASE_NODE")
+            continue
+        check(t.get("strategy") == "Cluster.Strategy.Kubernetes", "config: the Kubernetes API strategy")
         check(c.get("kubernetes_ip_lookup_mode") == lookup_mode,
               "config: lookup mode %s (got %s)" % (lookup_mode, c.get("kubernetes_ip_lookup_mode")))
         sel = dict(kv.split("=", 1) for kv in c.get("kubernetes_selector", "").split(",") if "=" in kv)

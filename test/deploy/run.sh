@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Offline checks of what deploys clusterd (no cluster, no Docker engine):
 # - `kubectl kustomize k8s/` for the default lookup mode (EndpointSlices) and
-#   with each component (endpoints, pods), each output checked by
-#   check_k8s.py;
+#   with each component (endpoints, pods, dns), each output checked by
+#   check_k8s.py; the dns component's config is config/prod.yaml;
 # - the Dockerfile's runtime packages against `ldd` of clusterd and epmd
 #   (check_dockerfile.py).
 # Exit 0 when every check passed.
@@ -31,12 +31,17 @@ kustomize_check() {
 }
 
 kustomize_check endpointslices k8s
-for c in endpoints pods; do
+for c in endpoints pods dns; do
   mkdir -p "$tmp/$c"
   printf 'resources: [../../../../k8s]\ncomponents: [../../../../k8s/components/%s]\n' "$c" \
     >"$tmp/$c/kustomization.yaml"
   kustomize_check "$c" "$tmp/$c"
 done
+
+if ! cmp -s config/prod.yaml k8s/components/dns/clusterd.yaml; then
+  echo "FAIL k8s/components/dns/clusterd.yaml differs from config/prod.yaml"
+  status=1
+fi
 
 epmd_bin=$(erl -noshell -eval 'io:format("~s",[code:root_dir()]), halt().')/erts-*/bin/epmd
 # shellcheck disable=SC2086
