@@ -23,7 +23,8 @@ typedef struct cli_opts {
     bool verbose;
     const char *log_format;
     const char *coordinator;
-    int nargs; /* positional arguments */
+    bool exit_on_eof; /* run: stop when stdin reaches EOF (under an Erlang port) */
+    int nargs;        /* positional arguments */
     char **args;
 } cli_opts;
 

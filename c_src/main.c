@@ -19,10 +19,12 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"run", cmd_run, "run -c FILE [--name N | --sname N] [-v] [--log-format logfmt|json]",
+    {"run", cmd_run,
+     "run -c FILE [--name N | --sname N] [--exit-on-eof] [-v] [--log-format logfmt|json]",
      "the coordinator: discovers members, meshes them and heals the mesh until SIGTERM/SIGINT; "
      "SIGHUP reloads the config. --name/--sname override node.name (e.g. clusterd@$POD_IP). "
-     "With http.listen it serves /metrics, /healthz and /readyz. "
+     "With http.listen it serves /metrics, /healthz and /readyz. --exit-on-eof stops it when "
+     "stdin closes (when started from an Erlang port). "
      "Exit 0 on a clean stop, 2 on a bad config or start-up error."},
     {"check", cmd_check, "check -c FILE",
      "validates the config and prints 'configuration OK' (exit 0), or every error as "
