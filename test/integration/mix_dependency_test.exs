@@ -1,5 +1,5 @@
-# clusterd as a rebar3 dependency of a Mix project (README, "Using it as a
-# rebar3 or Mix dependency"): a throwaway project depends on this repository
+# clusterd as a rebar3 dependency of a Mix project (README, "Two ways to run
+# it"): a throwaway project depends on this repository
 # with manager: :rebar3 (by path, and by git at the committed HEAD, which
 # builds from a clean checkout), compiles it offline with the system rebar3,
 # and runs the binary it finds through Application.app_dir/2.

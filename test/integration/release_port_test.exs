@@ -1,5 +1,5 @@
-# Started from an application's release (README, "Using it as a rebar3 or
-# Mix dependency"): the app opens clusterd as an Erlang port with
+# Started from an application's release (README, "Two ways to run it"):
+# the app opens clusterd as an Erlang port with
 # `run --exit-on-eof`; clusterd meshes the members, and when the port closes
 # (its owner or the VM gone) it stops by itself instead of outliving the app.
 defmodule Clusterd.ReleasePortTest do
