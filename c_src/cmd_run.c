@@ -127,7 +127,8 @@ int cmd_run(int argc, char **argv)
     co = coordinator_new(&loop, cfg, o.config_path, &cn);
     cfg = NULL; /* the coordinator owns it now */
     if (!co) goto out;
-    if (coordinator_start(co, err, sizeof(err)) < 0) {
+    if (coordinator_http_start(co, err, sizeof(err)) < 0 ||
+        coordinator_start(co, err, sizeof(err)) < 0) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
         coordinator_stop(co);
         uv_run(&loop, UV_RUN_DEFAULT);

@@ -21,9 +21,19 @@ typedef struct coordinator coordinator;
 coordinator *coordinator_new(uv_loop_t *loop, config *cfg, const char *config_path, cnode *cn);
 /* Starts discovery and links. 0 or -1 with err. */
 int coordinator_start(coordinator *co, char *err, size_t errlen);
+/* Serves /metrics, /healthz and /readyz when the config sets http.listen
+ * (`run` calls it; one-shot commands that drive a coordinator do not).
+ * 0, or -1 with err (e.g. the address is in use). */
+int coordinator_http_start(coordinator *co, char *err, size_t errlen);
 /* Stops everything; the loop then drains and uv_run returns. */
 void coordinator_stop(coordinator *co);
 void coordinator_free(coordinator *co);
+
+/* One-shot use (`clusterd form`): fn(co, arg) runs after each reconcile that
+ * finds every desired member reachable and every link observed, once every
+ * topology has answered. fn must not free co; it may schedule a stop. */
+typedef void (*coordinator_full_mesh_fn)(coordinator *co, void *arg);
+void coordinator_on_full_mesh(coordinator *co, coordinator_full_mesh_fn fn, void *arg);
 
 /* The state snapshot (status reply, `status --json`). Caller decrefs. */
 json_t *coordinator_status_json(const coordinator *co);

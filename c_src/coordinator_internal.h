@@ -123,6 +123,8 @@ struct coordinator {
     struct http_server *http;              /* owned; NULL without http.listen */
     uv_timer_t metrics_timer;              /* heartbeat and refresh for the HTTP snapshot */
     uv_timer_t metrics_soon;               /* one coalesced refresh after a change */
+    coordinator_full_mesh_fn on_full_mesh; /* `form`; NULL for `run` */
+    void *on_full_mesh_arg;
     action_record history[ACTION_HISTORY]; /* ring; see action_history_at */
     size_t history_next;
     size_t history_count;
@@ -204,9 +206,8 @@ void status_answer_request(conn *c, const dist_msg *m, void *arg);
 
 /* ---- coordinator_metrics.c ---- */
 
-/* Starts the HTTP endpoint when co->cfg asks for one, and its publishing
- * timers. 0 or -1 with err (e.g. the address is in use). */
-int metrics_start(coordinator *co, char *err, size_t errlen);
+/* coordinator_http_start (coordinator.h) starts the endpoint and the
+ * publishing timers. */
 /* Closes the timers and stops the HTTP endpoint. */
 void metrics_stop(coordinator *co);
 /* Something metrics show changed: publish a fresh snapshot soon (coalesced). */

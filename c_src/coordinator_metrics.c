@@ -273,7 +273,7 @@ void metrics_changed(coordinator *co)
         uv_timer_start(&co->metrics_soon, tick_cb, METRICS_SOON_MS, 0);
 }
 
-int metrics_start(coordinator *co, char *err, size_t errlen)
+int coordinator_http_start(coordinator *co, char *err, size_t errlen)
 {
     const config_http *h = &co->cfg->http;
     if (!h->listen) return 0;
