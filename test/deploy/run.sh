@@ -3,6 +3,7 @@
 # - `kubectl kustomize k8s/` for the default lookup mode (EndpointSlices) and
 #   with each component (endpoints, pods, dns), each output checked by
 #   check_k8s.py; the dns component's config is config/prod.yaml;
+# - `clusterd check` on the example configs;
 # - the Dockerfile's runtime packages against `ldd` of clusterd and epmd
 #   (check_dockerfile.py).
 # Exit 0 when every check passed.
@@ -42,6 +43,20 @@ if ! cmp -s config/prod.yaml k8s/components/dns/clusterd.yaml; then
   echo "FAIL k8s/components/dns/clusterd.yaml differs from config/prod.yaml"
   status=1
 fi
+
+# The example configs pass `clusterd check`. (The Kubernetes API ones,
+# config/kubernetes-api.yaml, k8s/coordinator/clusterd.yaml and
+# k8s/components/{endpoints,pods}/clusterd.yaml, join this list once the
+# Kubernetes strategy (issue 4) is in this build.)
+for f in config/dev.yaml config/prod.yaml; do
+  if ! out=$(priv/clusterd check -c "$f" 2>&1); then
+    echo "FAIL clusterd check -c $f:"
+    echo "$out"
+    status=1
+  else
+    echo "ok   clusterd check -c $f: $out"
+  fi
+done
 
 epmd_bin=$(erl -noshell -eval 'io:format("~s",[code:root_dir()]), halt().')/erts-*/bin/epmd
 # shellcheck disable=SC2086
