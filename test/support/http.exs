@@ -5,10 +5,23 @@
 # values, and cumulative histograms whose +Inf bucket equals _count.
 
 defmodule Clusterd.HTTP do
-  @doc "GET (or another method) on 127.0.0.1:port: {:ok, %{status, headers, body}} or {:error, why}."
-  def request(port, path, method \\ "GET", timeout \\ 5_000) do
+  @doc """
+  GET (or another method) on 127.0.0.1:port, or on {host, port} (host an IPv4
+  string): {:ok, %{status, headers, body, raw}} or {:error, why}.
+  """
+  def request(port, path, method \\ "GET", timeout \\ 5_000)
+
+  def request({host, port}, path, method, timeout) do
+    {:ok, ip} = :inet.parse_address(String.to_charlist(host))
+    request_ip(ip, port, path, method, timeout)
+  end
+
+  def request(port, path, method, timeout),
+    do: request_ip({127, 0, 0, 1}, port, path, method, timeout)
+
+  defp request_ip(ip, port, path, method, timeout) do
     with {:ok, s} <-
-           :gen_tcp.connect({127, 0, 0, 1}, port, [:binary, active: false, packet: :raw], timeout) do
+           :gen_tcp.connect(ip, port, [:binary, active: false, packet: :raw], timeout) do
       try do
         req = "#{method} #{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 
