@@ -67,6 +67,8 @@ int cli_parse(int argc, char **argv, cli_opts *o)
             i++;
         } else if (!strcmp(a, "--json")) {
             o->json = true;
+        } else if (!strcmp(a, "--exit-on-eof")) {
+            o->exit_on_eof = true;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose = true;
         } else if (!strcmp(a, "--cookie")) {

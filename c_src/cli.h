@@ -25,7 +25,8 @@ typedef struct cli_opts {
     const char *coordinator;
     const char *nodes; /* --nodes N1,N2,... */
     bool no_color;
-    int nargs; /* positional arguments */
+    bool exit_on_eof; /* run: stop when stdin reaches EOF (under an Erlang port) */
+    int nargs;        /* positional arguments */
     char **args;
 } cli_opts;
 

@@ -1,10 +1,12 @@
 /* cmd_run: `clusterd run -c FILE`: the coordinator until SIGTERM/SIGINT. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "cli.h"
@@ -27,6 +29,39 @@ static void raise_fd_limit(void)
     }
 }
 
+/* --exit-on-eof: under an Erlang port, stdin is a pipe from the VM that
+ * closes when the port's owner or the VM goes away; then stop as on SIGTERM,
+ * so that clusterd never outlives the release that started it. Whatever is
+ * written to stdin is read and ignored. */
+typedef struct stdin_watch {
+    uv_poll_t poll;
+    coordinator *co;
+    bool active;
+} stdin_watch;
+
+static void stdin_cb(uv_poll_t *p, int status, int events)
+{
+    stdin_watch *w = p->data;
+    char buf[256];
+    ssize_t n = status < 0 ? 0 : read(STDIN_FILENO, buf, sizeof buf);
+    (void)events;
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) return;
+    log_event(LOG_LEVEL_INFO, "stopping", "reason", "standard input closed (--exit-on-eof)",
+              LOG_END);
+    uv_poll_stop(p);
+    coordinator_stop(w->co);
+}
+
+static int stdin_watch_start(uv_loop_t *loop, stdin_watch *w, coordinator *co)
+{
+    w->co = co;
+    if (uv_poll_init(loop, &w->poll, STDIN_FILENO) != 0) return -1;
+    w->active = true;
+    w->poll.data = w;
+    uv_unref((uv_handle_t *)&w->poll); /* the coordinator's handles decide when the loop ends */
+    return uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, stdin_cb) == 0 ? 0 : -1;
+}
+
 int cmd_run(int argc, char **argv)
 {
     cli_opts o;
@@ -37,6 +72,7 @@ int cmd_run(int argc, char **argv)
     coordinator *co = NULL;
     uv_loop_t loop;
     bool loop_ok = false;
+    stdin_watch sw = {0};
 
     if (cli_parse(argc, argv, &o) < 0 || cli_setup_logging(&o) < 0) goto out;
     if (!o.config_path) {
@@ -59,8 +95,11 @@ int cmd_run(int argc, char **argv)
         log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
         goto out;
     }
-    int rc = cnode_init_tls(&cn, cfg->node.name, cfg->node.longnames, cookie, cfg->node.tls, err,
-                            sizeof(err));
+    /* --name/--sname override node.name: in Kubernetes the host part is the
+     * pod's IP, known only at start (`--name clusterd@$(POD_IP)`). */
+    const char *node_name = o.name_given ? o.name : cfg->node.name;
+    bool longnames = o.name_given ? o.longnames : cfg->node.longnames;
+    int rc = cnode_init_tls(&cn, node_name, longnames, cookie, cfg->node.tls, err, sizeof(err));
     cookie_wipe(cookie, sizeof(cookie));
     if (rc < 0) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
@@ -81,8 +120,16 @@ int cmd_run(int argc, char **argv)
     co = coordinator_new(&loop, cfg, o.config_path, &cn);
     cfg = NULL; /* the coordinator owns it now */
     if (!co) goto out;
-    if (coordinator_start(co, err, sizeof(err)) < 0) {
+    if (coordinator_http_start(co, err, sizeof(err)) < 0 ||
+        coordinator_start(co, err, sizeof(err)) < 0) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
+        coordinator_stop(co);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        goto out;
+    }
+    if (o.exit_on_eof && stdin_watch_start(&loop, &sw, co) < 0) {
+        log_event(LOG_LEVEL_ERROR, "cannot start", "reason",
+                  "--exit-on-eof: standard input is not a pipe, socket or terminal", LOG_END);
         coordinator_stop(co);
         uv_run(&loop, UV_RUN_DEFAULT);
         goto out;
@@ -97,6 +144,7 @@ int cmd_run(int argc, char **argv)
 out:
     coordinator_free(co);
     if (loop_ok) {
+        if (sw.active) uv_close((uv_handle_t *)&sw.poll, NULL);
         /* close anything left (e.g. after a failed start) and drain */
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);

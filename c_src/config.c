@@ -81,6 +81,26 @@ const opt_spec config_reconcile_options[] = {
 const size_t config_reconcile_options_count =
     sizeof config_reconcile_options / sizeof config_reconcile_options[0];
 
+const opt_spec config_http_options[] = {
+    {.name = "listen",
+     .type = OPT_STRING,
+     .required = true,
+     .help = "\"address:port\" to serve /metrics, /healthz, /readyz on (IPv6 as \"[::1]:9568\")"},
+    {.name = "max_connections",
+     .type = OPT_INT,
+     .def_int = 16,
+     .min = 1,
+     .max = 1024,
+     .help = "connections served at once; further ones are refused"},
+    {.name = "connection_timeout",
+     .type = OPT_INT,
+     .def_int = 10,
+     .min = 1,
+     .max = 600,
+     .help = "seconds: an idle or slow connection is closed after this"},
+};
+const size_t config_http_options_count = sizeof config_http_options / sizeof config_http_options[0];
+
 static const opt_spec resolver_options[] = {
     {.name = "nameservers",
      .type = OPT_STRING_LIST,
@@ -309,6 +329,70 @@ static void cfg_read_resolver(cfg_ctx *c, const yaml_node_t *key, const yaml_nod
     cfg->n_nameservers = ns->list_len;
     ns->list = NULL;
     ns->list_len = 0;
+done:
+    opts_values_free(&ov);
+}
+
+/* ---- http: -------------------------------------------------------------- */
+
+/* "a.b.c.d:port" or "[v6]:port" with an IP literal (the endpoint binds to
+ * exactly that address) and a port from 0 (any free port) to 65535. Fills
+ * addr (without brackets) and port. */
+static bool http_listen_parse(const char *s, char *addr, size_t addrlen, int *port)
+{
+    const char *host = s, *colon;
+    size_t hlen;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':') return false;
+        host = s + 1;
+        hlen = (size_t)(close - host);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || memchr(s, ':', (size_t)(colon - s))) return false;
+        hlen = (size_t)(colon - s);
+    }
+    if (hlen == 0 || hlen >= addrlen) return false;
+    memcpy(addr, host, hlen);
+    addr[hlen] = '\0';
+    struct in6_addr a6;
+    struct in_addr a4;
+    if (s[0] == '[' ? inet_pton(AF_INET6, addr, &a6) != 1 : inet_pton(AF_INET, addr, &a4) != 1)
+        return false;
+    const char *p = colon + 1;
+    long long v;
+    for (const char *q = p; *q; q++)
+        if (*q < '0' || *q > '9') return false;
+    if (!p[0] || !cfg_parse_ll(p, &v) || v < 0 || v > 65535) return false;
+    *port = (int)v;
+    return true;
+}
+
+static void cfg_read_http(cfg_ctx *c, const yaml_node_t *key, const yaml_node_t *val,
+                          config_http *http)
+{
+    cfg_map m = {
+        .where = "in http", .specs = config_http_options, .n_specs = config_http_options_count};
+    opt_values ov = {0};
+    if (!cfg_expect_map(c, val, "http")) val = NULL;
+    if (cfg_read_map(c, val, key, &m, &ov) < 0) goto done;
+    http->max_connections = opts_int(&ov, "max_connections");
+    http->connection_timeout_s = opts_int(&ov, "connection_timeout");
+    const opt_value *listen = opts_get(&ov, "listen");
+    if (!listen->set || !listen->s) goto done;
+    char addr[INET6_ADDRSTRLEN + 1];
+    if (!http_listen_parse(listen->s, addr, sizeof addr, &http->port)) {
+        char q[CFG_QUOTE_MAX];
+        cfg_error_pos(c, listen->line, listen->col,
+                      "'listen' must be \"address:port\" with an IP address and a port from 0 "
+                      "to 65535, such as \"127.0.0.1:9568\", \"0.0.0.0:9568\" or \"[::]:9568\" "
+                      "(got '%s')",
+                      cfg_quote(q, sizeof q, listen->s));
+        goto done;
+    }
+    if (!(http->addr = cfg_strdup(c, addr))) goto done;
+    http->listen = steal_str(&ov, "listen");
 done:
     opts_values_free(&ov);
 }
@@ -675,7 +759,7 @@ static void cfg_read_root(cfg_ctx *c, const yaml_node_t *root, void *arg)
     if (root->type != YAML_MAPPING_NODE) {
         cfg_error(c, root,
                   "the configuration must be a mapping of sections (node, reconcile, "
-                  "resolver, topologies)");
+                  "resolver, topologies, http)");
         return;
     }
     enum { X_NODE, X_RECONCILE, X_RESOLVER, X_TOPOLOGIES, X_HTTP };
@@ -689,7 +773,7 @@ static void cfg_read_root(cfg_ctx *c, const yaml_node_t *root, void *arg)
     cfg_read_node(c, ex[X_NODE].key, ex[X_NODE].value, &cfg->node);
     cfg_read_reconcile(c, ex[X_RECONCILE].key, ex[X_RECONCILE].value, cfg);
     cfg_read_resolver(c, ex[X_RESOLVER].key, ex[X_RESOLVER].value, cfg);
-    if (ex[X_HTTP].key) cfg_error(c, ex[X_HTTP].key, "'http' is not supported by this build yet");
+    if (ex[X_HTTP].key) cfg_read_http(c, ex[X_HTTP].key, ex[X_HTTP].value, &cfg->http);
     cfg_read_topologies(c, root, ex[X_TOPOLOGIES].key, ex[X_TOPOLOGIES].value, cfg);
 }
 
@@ -780,6 +864,8 @@ void config_free(config *cfg)
     free(cfg->node.cookie_file);
     free(cfg->node.cookie_env);
     tls_config_free(cfg->node.tls);
+    free(cfg->http.listen);
+    free(cfg->http.addr);
     for (size_t k = 0; k < cfg->n_nameservers; k++)
         free(cfg->nameservers[k]);
     free(cfg->nameservers);

@@ -53,9 +53,19 @@ typedef struct config_node {
     struct config_tls *tls;       /* node.tls: distribution over TLS (owned); NULL = plain TCP */
 } config_node;
 
+/* http: the /metrics, /healthz and /readyz endpoint; off when listen is NULL. */
+typedef struct config_http {
+    char *listen;                   /* "addr:port" as written (owned); NULL = no endpoint */
+    char *addr;                     /* the IP literal, without brackets (owned) */
+    int port;                       /* 0..65535; 0 = any free port (logged at start) */
+    long long max_connections;      /* connections served at once; more are refused */
+    long long connection_timeout_s; /* an idle or slow connection is closed after this */
+} config_http;
+
 typedef struct config {
     char *path; /* as given (owned) */
     config_node node;
+    config_http http;
     char **nameservers; /* resolver.nameservers, "host:port" (owned) */
     size_t n_nameservers;
     long long poll_interval_ms;  /* reconcile.poll_interval: safety-net observation poll */
@@ -90,5 +100,7 @@ extern const opt_spec config_node_options[];
 extern const size_t config_node_options_count;
 extern const opt_spec config_reconcile_options[];
 extern const size_t config_reconcile_options_count;
+extern const opt_spec config_http_options[];
+extern const size_t config_http_options_count;
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
 #include "log.h"
 #include "strv.h"
 #include "transport.h"
@@ -111,6 +112,8 @@ static void reconcile(coordinator *co)
 out:
     co->last_reconcile_us = (uv_hrtime() - t0) / 1000u;
     if (co->last_reconcile_us > co->max_reconcile_us) co->max_reconcile_us = co->last_reconcile_us;
+    metrics_observe_reconcile(co, co->last_reconcile_us);
+    metrics_changed(co);
     mesh_plan_free(&plan);
     mesh_graph_free(&desired);
     mesh_graph_free(&observed);
@@ -271,6 +274,12 @@ coordinator *coordinator_new(uv_loop_t *loop, config *cfg, const char *config_pa
     co->reconcile_timer.data = co;
     uv_timer_init(loop, &co->poll_timer);
     co->poll_timer.data = co;
+    uv_timer_init(loop, &co->metrics_timer);
+    co->metrics_timer.data = co;
+    uv_timer_init(loop, &co->metrics_soon);
+    co->metrics_soon.data = co;
+    co->last_reload_ok = true;
+    co->start_wall_ms = coordinator_wall_ms();
     return co;
 }
 
@@ -310,6 +319,7 @@ void coordinator_stop(coordinator *co)
         co->members[i]->l = NULL;
     close_handle((uv_handle_t *)&co->reconcile_timer);
     close_handle((uv_handle_t *)&co->poll_timer);
+    metrics_stop(co);
     close_handle((uv_handle_t *)&co->sig_term);
     close_handle((uv_handle_t *)&co->sig_int);
     close_handle((uv_handle_t *)&co->sig_hup);
@@ -328,6 +338,7 @@ void coordinator_free(coordinator *co)
         generation_free(g);
     }
     links_free(co->ls);
+    http_stop(co->http);
     free(co->config_path);
     free(co);
 }

@@ -21,6 +21,10 @@ typedef struct coordinator coordinator;
 coordinator *coordinator_new(uv_loop_t *loop, config *cfg, const char *config_path, cnode *cn);
 /* Starts discovery and links. 0 or -1 with err. */
 int coordinator_start(coordinator *co, char *err, size_t errlen);
+/* Serves /metrics, /healthz and /readyz when the config sets http.listen
+ * (`run` calls it; one-shot commands that drive a coordinator do not).
+ * 0, or -1 with err (e.g. the address is in use). */
+int coordinator_http_start(coordinator *co, char *err, size_t errlen);
 /* Stops everything; the loop then drains and uv_run returns. */
 void coordinator_stop(coordinator *co);
 void coordinator_free(coordinator *co);

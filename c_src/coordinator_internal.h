@@ -5,7 +5,10 @@
  *   coordinator_action.c    planned actions as RPCs, their replies, history ring
  *   coordinator_topology.c  discovery reports per topology, generations, SIGHUP
  *   coordinator_status.c    the state snapshot as JSON, status requests
- * Everything runs on the coordinator's one libuv loop: no locking. */
+ *   coordinator_metrics.c   the snapshot as Prometheus text for the HTTP
+ *                           endpoint, readiness, reconcile-duration histogram
+ * Everything runs on the coordinator's one libuv loop: no locking (the HTTP
+ * thread sees only what coordinator_metrics.c publishes to http.c). */
 #ifndef CLUSTERD_COORDINATOR_INTERNAL_H
 #define CLUSTERD_COORDINATOR_INTERNAL_H
 
@@ -24,6 +27,7 @@
 
 #define ACTION_HISTORY 32    /* recent actions kept for status */
 #define RECONCILE_DELAY_MS 2 /* batch a burst of node events into one plan */
+#define RECONCILE_BUCKETS 12 /* reconcile-duration histogram bounds, see coordinator_metrics.c */
 
 /* Actions a member ran or runs towards one peer, and when the next may go. */
 typedef struct pair_state {
@@ -59,6 +63,7 @@ typedef struct topo_state {
     char **members; /* last good set, sorted; owned */
     size_t n_members;
     bool answered;
+    bool answered_ok;     /* a successful answer came at least once (readiness) */
     bool answered_before; /* a report was handled before this one */
     bool last_ok;
     char last_error[256];
@@ -110,6 +115,14 @@ struct coordinator {
     uint64_t max_reconcile_us;
     uint64_t heals;
     uint64_t actions_sent;
+    uint64_t reconcile_hist[RECONCILE_BUCKETS + 1]; /* per bucket (not cumulative); last: +Inf */
+    uint64_t reconcile_sum_us;
+    uint64_t reloads_ok, reloads_rejected;
+    bool last_reload_ok;
+    uint64_t start_wall_ms;
+    struct http_server *http;              /* owned; NULL without http.listen */
+    uv_timer_t metrics_timer;              /* heartbeat and refresh for the HTTP snapshot */
+    uv_timer_t metrics_soon;               /* one coalesced refresh after a change */
     coordinator_full_mesh_fn on_full_mesh; /* `form`; NULL for `run` */
     void *on_full_mesh_arg;
     action_record history[ACTION_HISTORY]; /* ring; see action_history_at */
@@ -190,5 +203,16 @@ void coordinator_reload(coordinator *co);
 
 /* links' on_request handler (arg is the coordinator): answers status calls. */
 void status_answer_request(conn *c, const dist_msg *m, void *arg);
+
+/* ---- coordinator_metrics.c ---- */
+
+/* coordinator_http_start (coordinator.h) starts the endpoint and the
+ * publishing timers. */
+/* Closes the timers and stops the HTTP endpoint. */
+void metrics_stop(coordinator *co);
+/* Something metrics show changed: publish a fresh snapshot soon (coalesced). */
+void metrics_changed(coordinator *co);
+/* Records one planning pass in the reconcile-duration histogram. */
+void metrics_observe_reconcile(coordinator *co, uint64_t us);
 
 #endif

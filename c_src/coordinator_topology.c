@@ -22,6 +22,7 @@ static void on_discovery(discovery *d, const discovery_result *r)
     coordinator *co = ts->co;
     ts->answered = true;
     ts->last_answer_ms = coordinator_wall_ms();
+    metrics_changed(co);
     if (r->verdict != DISCOVERY_OK) {
         /* Warn when a source starts failing or fails differently; repeats
          * of the same failure go to debug, so a long outage is one line. */
@@ -38,6 +39,7 @@ static void on_discovery(discovery *d, const discovery_result *r)
     if (ts->answered_before && !ts->last_ok)
         log_event(LOG_LEVEL_INFO, "discovery answers again", "topology", ts->t->name, LOG_END);
     ts->answered_before = true;
+    ts->answered_ok = true;
     ts->last_ok = true;
     ts->last_error[0] = '\0';
     /* New set: the answer, plus (without prune) every member we had. */
@@ -195,6 +197,13 @@ static bool str_differs(const char *a, const char *b)
     return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
 }
 
+static void reload_rejected(coordinator *co)
+{
+    co->reloads_rejected++;
+    co->last_reload_ok = false;
+    metrics_changed(co);
+}
+
 /* SIGHUP: load the file again. A bad file is rejected whole and the running
  * configuration kept. Otherwise topologies are swapped: a topology that keeps
  * its name keeps its last good members until its new discovery answers, so
@@ -215,6 +224,7 @@ void coordinator_reload(coordinator *co)
     if (rc < 0) {
         log_event(LOG_LEVEL_WARN, "reload rejected; the running configuration stays", "config",
                   co->config_path, LOG_END);
+        reload_rejected(co);
         return;
     }
     const config_node *a = &co->cfg->node, *b = &cfg->node;
@@ -230,9 +240,16 @@ void coordinator_reload(coordinator *co)
                   "visibility changes only with a restart of clusterd; keeping the running one",
                   "running", co->cn->visible ? "visible" : "hidden", "configured",
                   b->visible ? "visible" : "hidden", LOG_END);
+    const config_http *ha = &co->cfg->http, *hb = &cfg->http;
+    if (str_differs(ha->listen, hb->listen) || ha->max_connections != hb->max_connections ||
+        ha->connection_timeout_s != hb->connection_timeout_s)
+        log_event(LOG_LEVEL_WARN,
+                  "http settings change only with a restart; keeping the running endpoint",
+                  LOG_END);
     generation *g = generation_new(co, cfg);
     if (!g) {
         log_errorf("reload failed: out of memory");
+        reload_rejected(co);
         return;
     }
     /* Carry over each kept topology's last good members and state. */
@@ -244,6 +261,8 @@ void coordinator_reload(coordinator *co)
             nt->members = strv_dup(ot->members, ot->n_members);
             nt->n_members = nt->members ? ot->n_members : 0;
             nt->answered = ot->answered;
+            nt->answered_ok = ot->answered_ok;
+            nt->last_answer_ms = ot->last_answer_ms;
             nt->answered_before = ot->answered_before;
             nt->last_ok = ot->last_ok;
             nt->errors = ot->errors;
@@ -277,5 +296,8 @@ void coordinator_reload(coordinator *co)
     snprintf(count, sizeof(count), "%zu", g->n_topos);
     log_event(LOG_LEVEL_INFO, "configuration reloaded", "config", co->config_path, "topologies",
               count, LOG_END);
+    co->reloads_ok++;
+    co->last_reload_ok = true;
+    metrics_changed(co);
     coordinator_schedule_reconcile(co, RECONCILE_DELAY_MS);
 }

@@ -6,6 +6,7 @@
 
 #include <ares.h>
 #include <curl/curlver.h>
+#include <microhttpd.h>
 #include <yaml.h>
 
 #include "cli.h"
@@ -19,8 +20,12 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"run", cmd_run, "run -c FILE [-v] [--log-format logfmt|json]",
-     "the coordinator: discovers members, meshes them and heals the mesh until SIGTERM/SIGINT. "
+    {"run", cmd_run,
+     "run -c FILE [--name N | --sname N] [--exit-on-eof] [-v] [--log-format logfmt|json]",
+     "the coordinator: discovers members, meshes them and heals the mesh until SIGTERM/SIGINT; "
+     "SIGHUP reloads the config. --name/--sname override node.name (e.g. clusterd@$POD_IP). "
+     "With http.listen it serves /metrics, /healthz and /readyz. --exit-on-eof stops it when "
+     "stdin closes (when started from an Erlang port). "
      "Exit 0 on a clean stop, 2 on a bad config or start-up error."},
     {"check", cmd_check, "check -c FILE",
      "validates the config and prints 'configuration OK' (exit 0), or every error as "
@@ -64,6 +69,7 @@ static void print_version(void)
     printf("  %s (ei)\n", EI_VERSION_STR);
     printf("  libyaml %s\n", yaml_get_version_string());
     printf("  %s (TLS distribution)\n", tls_library_version());
+    printf("  libmicrohttpd %s\n", MHD_get_version());
     printf("  libcurl %s (not used yet)\n", LIBCURL_VERSION);
     printf("  c-ares %s\n", ARES_VERSION_STR);
 }

@@ -26,7 +26,7 @@ _clusterd() {
     local opts
     case "${COMP_WORDS[1]}" in
     help) opts=$commands ;;
-    run) opts="-c --config --cookie-file -v --verbose --log-format" ;;
+    run) opts="-c --config --cookie-file --name --sname --exit-on-eof -v --verbose --log-format" ;;
     check) opts="-c --config" ;;
     names) opts="--timeout --json --no-color" ;;
     mesh | form) opts="-c --config --nodes --cookie-file --name --sname --timeout --json --no-color -v" ;;

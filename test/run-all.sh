@@ -36,6 +36,8 @@ stage "unit (asan)" \
   env "${asan_env[@]}" bash -c 'make -C c_src MODE=asan unit && bash test/run-unit.sh build/asan/unit'
 stage "unit (valgrind)" \
   bash test/unit/run-valgrind.sh build/release/unit
+stage "deploy (kubectl kustomize k8s/, Dockerfile runtime libraries)" \
+  bash test/deploy/run.sh
 stage "integration (priv/clusterd)" \
   env CLUSTERD_BIN=priv/clusterd bash test/run-integration.sh
 stage "integration (build/asan/clusterd)" \

@@ -27,6 +27,21 @@ defmodule Clusterd.CliTest do
     end
   end
 
+  test "run --name overrides node.name (as the Kubernetes manifests do with the pod's IP)", ctx do
+    members = H.start_erl_nodes(ctx, ~w(n1 n2), connect_all: false)
+    config = H.write_config(ctx, hosts: members)
+
+    h =
+      H.start_clusterd(ctx, config,
+        args: ["--name", "podname@127.0.0.1"],
+        node: :"podname@127.0.0.1"
+      )
+
+    H.wait_for_full_mesh(ctx, members)
+    H.wait_for_hidden_peer(ctx, members, h.node)
+    refute Enum.any?(members, &H.peer?(&1, :"clusterd@127.0.0.1", :hidden))
+  end
+
   test "help COMMAND for every command; an unknown one is exit 2", ctx do
     for cmd <- ~w(run check status discover mesh ping names connect disconnect form) do
       r = H.run_cli(ctx, ["help", cmd])
@@ -43,7 +58,7 @@ defmodule Clusterd.CliTest do
     tty = fn cmd, env ->
       {out, 0} =
         System.cmd("script", ["-qec", cmd, "/dev/null"],
-          env: (for {k, v} <- H.env(ctx, env), do: {k, v || nil})
+          env: for({k, v} <- H.env(ctx, env), do: {k, v || nil})
         )
 
       out

@@ -716,7 +716,7 @@ static void test_empty_and_malformed_files(void **state)
     EXPECT_FAIL("# nothing here\n\n", empty);
     EXPECT_FAIL("---\n", empty);
     EXPECT_FAIL("- a\n- b\n", LABEL ":1:1: the configuration must be a mapping of sections (node, "
-                                    "reconcile, resolver, topologies)");
+                                    "reconcile, resolver, topologies, http)");
     EXPECT_FAIL("node: {}\n",
                 LABEL ":1:1: at least one topology is required: add a 'topologies:' section");
     EXPECT_FAIL("topologies:\n",
@@ -741,12 +741,57 @@ static void test_empty_and_malformed_files(void **state)
                      0);
 }
 
-static void test_http_rejected(void **state)
+static void test_http(void **state)
 {
     (void)state;
-    EXPECT_FAIL("http:\n  listen: \"127.0.0.1:9568\"\ntopologies: {t: {strategy: local_epmd}}\n",
-                LABEL ":1:1: 'http' is not supported by this build yet");
-    /* node.tls: is read by tls_config.c (test_tls_config.c). */
+    const char *topo = "topologies: {t: {strategy: local_epmd}}\n";
+    char text[512];
+
+    /* No http section: no endpoint. */
+    config *cfg = expect_ok(topo);
+    assert_null(cfg->http.listen);
+    config_free(cfg);
+
+    snprintf(text, sizeof text, "http:\n  listen: \"127.0.0.1:9568\"\n%s", topo);
+    cfg = expect_ok(text);
+    assert_string_equal(cfg->http.listen, "127.0.0.1:9568");
+    assert_string_equal(cfg->http.addr, "127.0.0.1");
+    assert_int_equal(cfg->http.port, 9568);
+    assert_int_equal(cfg->http.max_connections, 16);
+    assert_int_equal(cfg->http.connection_timeout_s, 10);
+    config_free(cfg);
+
+    snprintf(text, sizeof text,
+             "http:\n  listen: \"[::]:0\"\n  max_connections: 2\n  connection_timeout: 1\n%s",
+             topo);
+    cfg = expect_ok(text);
+    assert_string_equal(cfg->http.addr, "::");
+    assert_int_equal(cfg->http.port, 0);
+    assert_int_equal(cfg->http.max_connections, 2);
+    assert_int_equal(cfg->http.connection_timeout_s, 1);
+    config_free(cfg);
+
+    static const char *const bad[] = {
+        "localhost:9568", "127.0.0.1",  "127.0.0.1:",   "127.0.0.1:70000", "::1:9568",    "[::1]",
+        "[::1]9568",      "1.2.3.4:-1", "[1.2.3.4]:80", ":9568",           "127.0.0.1:9x"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        snprintf(text, sizeof text, "http:\n  listen: \"%s\"\n%s", bad[k], topo);
+        char want[512];
+        snprintf(want, sizeof want,
+                 LABEL ":2:11: 'listen' must be \"address:port\" with an IP address and a port "
+                       "from 0 to 65535, such as \"127.0.0.1:9568\", \"0.0.0.0:9568\" or "
+                       "\"[::]:9568\" (got '%s')",
+                 bad[k]);
+        EXPECT_FAIL(text, want);
+    }
+    EXPECT_FAIL("http: {}\ntopologies: {t: {strategy: local_epmd}}\n",
+                LABEL ":1:1: missing required option 'listen' in http");
+    EXPECT_FAIL("http:\n  listen: \"127.0.0.1:1\"\n  max_connections: 0\n  port: 1\n"
+                "topologies: {t: {strategy: local_epmd}}\n",
+                LABEL ":3:20: 'max_connections' must be an integer between 1 and 1024",
+                LABEL ":4:3: unknown key 'port' in http; valid keys: listen, max_connections, "
+                      "connection_timeout");
+}
 }
 
 static void test_visible_warning(void **state)
@@ -954,7 +999,7 @@ int main(void)
         cmocka_unit_test(test_yaml_syntax_errors),
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_empty_and_malformed_files),
-        cmocka_unit_test(test_http_rejected),
+        cmocka_unit_test(test_http),
         cmocka_unit_test(test_visible_warning),
         cmocka_unit_test(test_nameservers),
         cmocka_unit_test(test_load_file),
