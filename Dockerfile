@@ -15,7 +15,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential pkg-config erlang-dev erlang-base \
-      libuv1-dev libyaml-dev libjansson-dev libmicrohttpd-dev libc-ares-dev libcurl4-openssl-dev \
+      libuv1-dev libyaml-dev libjansson-dev libmicrohttpd-dev libc-ares-dev libcurl4-openssl-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY rebar.config ./
@@ -29,10 +29,11 @@ RUN make -C c_src \
 FROM debian:bookworm-slim AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
 # Runtime libraries only. libc-ares2 and libcurl4 are for the DNS and
-# Kubernetes API strategies; libsystemd0 is epmd's (already in the base).
+# Kubernetes API strategies, libssl3 for TLS distribution; libsystemd0 is
+# epmd's (already in the base).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libuv1 libyaml-0-2 libjansson4 libmicrohttpd12 libc-ares2 libcurl4 libsystemd0 ca-certificates \
+      libuv1 libyaml-0-2 libjansson4 libmicrohttpd12 libc-ares2 libcurl4 libssl3 libsystemd0 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/clusterd /out/epmd /usr/local/bin/
 USER 65532:65532

@@ -8,6 +8,10 @@ Priority: required (always in debian:*-slim).
 
     test/deploy/check_dockerfile.py [Dockerfile] [binary...]
 
+The build stage is checked the same way for what the compiler needs: every
+pkg-config package in c_src/Makefile's PKGS must come from a package the
+build stage installs (its .pc file mapped with dpkg -S).
+
 Prints one line per library and exits 1 if any is not covered."""
 import os
 import re
@@ -30,6 +34,37 @@ def runtime_packages(dockerfile):
     if not pkgs:
         sys.exit("check_dockerfile: no apt-get install in the runtime stage")
     return pkgs, last
+
+
+def build_packages(dockerfile):
+    """Packages named by `apt-get install` in the first stage."""
+    text = open(dockerfile).read().replace("\\\n", " ")
+    first = re.split(r"(?mi)^FROM\s", text)[1]
+    pkgs = set()
+    for m in re.finditer(r"apt-get install ([^&;\n]*)", first):
+        pkgs.update(t for t in m.group(1).split() if not t.startswith("-"))
+    return pkgs
+
+
+def makefile_pkgs():
+    text = open(os.path.join(ROOT, "c_src", "Makefile")).read()
+    m = re.search(r"(?m)^PKGS\s*:=\s*(.*)$", text)
+    return m.group(1).split() if m else []
+
+
+def check_build_stage(dockerfile):
+    listed = build_packages(dockerfile)
+    covered = closure(listed)
+    failures = 0
+    for pc in makefile_pkgs():
+        r = subprocess.run(["pkg-config", "--path", pc], capture_output=True, text=True)
+        pkg = package_of(r.stdout.strip()) if r.returncode == 0 else None
+        ok = pkg is not None and (pkg in covered)
+        print("%s build: pkg-config %s (%s)" % ("ok  " if ok else "FAIL", pc,
+                                               pkg + (" in the build stage" if ok else ", not in the build stage")
+                                               if pkg else "no Debian package found"))
+        failures += 0 if ok else 1
+    return failures
 
 
 def ldd_paths(binary):
@@ -107,6 +142,7 @@ def main():
                                        "%s, %s" % (pkg, why) if why else pkg + ", not installed"))
             if not why:
                 failures += 1
+    failures += check_build_stage(dockerfile)
     print("%d libraries not covered" % failures if failures else "every library is covered")
     return 1 if failures else 0
 
