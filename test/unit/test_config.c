@@ -792,7 +792,6 @@ static void test_http(void **state)
                 LABEL ":4:3: unknown key 'port' in http; valid keys: listen, max_connections, "
                       "connection_timeout");
 }
-}
 
 static void test_visible_warning(void **state)
 {
