@@ -43,14 +43,27 @@ reap() {
     fi
   done
 }
-trap reap EXIT
+# Namespaces and bridges of pod-like hosts (test/support/pods.exs) that the
+# tests' own cleanup did not get to remove.
+reap_netns() {
+  local kind name f=$CLUSTERD_TEST_TMP/netns
+  [ -f "$f" ] || return 0
+  while read -r kind name; do
+    case $kind in
+      netns) ip netns del "$name" 2>/dev/null && echo "run-integration: removed namespace $name" >&2
+             rm -rf "/etc/netns/$name" ;;
+      link) ip link del "$name" 2>/dev/null && echo "run-integration: removed bridge $name" >&2 ;;
+    esac
+  done < "$f"
+}
+trap 'reap; reap_netns' EXIT
 trap 'exit 130' INT TERM
 
 echo "== integration tests: $CLUSTERD_BIN (logs in $CLUSTERD_TEST_TMP)"
 # No --name here: the harness starts distribution itself once the observer's
 # EPMD module is loaded (the observer registers in no epmd and spawns none).
 elixir --hidden \
-  --erl "-epmd_module Elixir.Clusterd.ObserverEpmd -setcookie observer-boot -start_epmd false +Bd" \
+  --erl "-epmd_module Elixir.Clusterd.ObserverEpmd -proto_dist inet_tcp inet6_tcp -setcookie observer-boot -start_epmd false +Bd" \
   test/integration/test_helper.exs "$@"
 status=$?
 exit $status

@@ -5,7 +5,7 @@
 
 support = Path.expand("../support", __DIR__)
 
-for file <- ~w(epmd procs json silent_listener harness) do
+for file <- ~w(epmd procs json silent_listener harness pods) do
   Code.require_file("#{file}.exs", support)
 end
 

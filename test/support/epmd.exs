@@ -16,8 +16,8 @@ defmodule Clusterd.Epmd do
   @alive2_x_resp 118
 
   @doc "Names registered in the epmd on `port`: [{name, dist_port}]."
-  def names(port, timeout \\ 2000) do
-    with {:ok, s} <- connect(port, timeout) do
+  def names(port, timeout \\ 2000, addr \\ {127, 0, 0, 1}) do
+    with {:ok, s} <- connect(addr, port, timeout) do
       :ok = :gen_tcp.send(s, <<1::16, @names_req>>)
       result = recv_all(s, timeout, <<>>)
       :gen_tcp.close(s)
@@ -41,10 +41,10 @@ defmodule Clusterd.Epmd do
   end
 
   @doc "The distribution port of `name` in the epmd on `port`."
-  def port_please(port, name, timeout \\ 2000) do
+  def port_please(port, name, timeout \\ 2000, addr \\ {127, 0, 0, 1}) do
     name = to_string(name)
 
-    with {:ok, s} <- connect(port, timeout) do
+    with {:ok, s} <- connect(addr, port, timeout) do
       :ok = :gen_tcp.send(s, <<byte_size(name) + 1::16, @port2_req, name::binary>>)
       reply = recv_all(s, timeout, <<>>)
       :gen_tcp.close(s)
@@ -73,7 +73,7 @@ defmodule Clusterd.Epmd do
       <<@alive2_req, dist_port::16, 77, 0, 6::16, 5::16, byte_size(name)::16, name::binary,
         0::16>>
 
-    with {:ok, s} <- connect(port, timeout),
+    with {:ok, s} <- connect({127, 0, 0, 1}, port, timeout),
          :ok <- :gen_tcp.send(s, <<byte_size(body)::16, body::binary>>) do
       case :gen_tcp.recv(s, 0, timeout) do
         {:ok, <<@alive2_x_resp, 0, _creation::32>>} -> {:ok, s}
@@ -83,8 +83,8 @@ defmodule Clusterd.Epmd do
     end
   end
 
-  defp connect(port, timeout) do
-    :gen_tcp.connect({127, 0, 0, 1}, port, [:binary, active: false, packet: :raw], timeout)
+  defp connect(addr, port, timeout) do
+    :gen_tcp.connect(addr, port, [:binary, active: false, packet: :raw], timeout)
   end
 
   # EPMD answers and then closes the socket.
@@ -102,27 +102,92 @@ defmodule Clusterd.ObserverEpmd do
   The observer's `-epmd_module`: resolves node names through the epmd of the
   test that is running (tests run one at a time). Never registers the
   observer anywhere.
+
+  Nodes on loopback are looked up in the test's epmd (use_port/1). Nodes on
+  any other address are pod-like hosts (Clusterd.Pods): each has its own
+  epmd on 4369 at that address. Host names that the observer's resolver does
+  not know (a StatefulSet pod's DNS name, say) are mapped with add_host/2.
   """
+
+  @pod_epmd_port 4369
 
   def use_port(port), do: :persistent_term.put(__MODULE__, port)
   def current_port, do: :persistent_term.get(__MODULE__, nil)
+
+  @doc "Maps host name `host` to address tuple `addr` for the observer."
+  def add_host(host, addr) do
+    hosts = :persistent_term.get({__MODULE__, :hosts}, %{})
+    :persistent_term.put({__MODULE__, :hosts}, Map.put(hosts, to_string(host), addr))
+  end
+
+  def remove_host(host) do
+    hosts = :persistent_term.get({__MODULE__, :hosts}, %{})
+    :persistent_term.put({__MODULE__, :hosts}, Map.delete(hosts, to_string(host)))
+  end
 
   def start_link, do: :ignore
 
   def register_node(_name, _port), do: {:ok, 1}
   def register_node(_name, _port, _family), do: {:ok, 1}
 
+  @doc false
+  # Called by inet_tcp_dist / inet6_tcp_dist before connecting: the address
+  # and, since we return them too, the port (so port_please is not used).
+  # The observer runs both inet_tcp and inet6_tcp distribution; an IPv4 host
+  # asked for by inet6_tcp is answered with its IPv4-mapped IPv6 address.
+  def address_please(name, host, family) do
+    with {:ok, addr} <- resolve(host, family),
+         {:port, port, version} <- lookup(name, addr, 5000) do
+      {:ok, for_family(addr, family), port, version}
+    else
+      _ -> {:error, :nxdomain}
+    end
+  end
+
+  defp for_family({a, b, c, d}, :inet6), do: {0, 0, 0, 0, 0, 0xFFFF, a * 256 + b, c * 256 + d}
+  defp for_family(addr, _family), do: addr
+
   def port_please(name, host), do: port_please(name, host, 5000)
 
-  def port_please(name, _host, timeout) do
-    case current_port() do
-      nil ->
+  def port_please(name, host, timeout) do
+    case resolve(host, :inet) do
+      {:ok, addr} -> lookup(name, addr, timeout)
+      _ -> :noport
+    end
+  end
+
+  defp lookup(name, addr, timeout) do
+    where =
+      case addr do
+        {127, _, _, _} -> {current_port(), {127, 0, 0, 1}}
+        {0, 0, 0, 0, 0, 0, 0, 1} -> {current_port(), {127, 0, 0, 1}}
+        _ -> {@pod_epmd_port, addr}
+      end
+
+    case where do
+      {nil, _} ->
         :noport
 
-      port ->
-        case Clusterd.Epmd.port_please(port, name, min(timeout, 5000)) do
+      {port, at} ->
+        case Clusterd.Epmd.port_please(port, name, min(timeout, 5000), at) do
           {:ok, dist_port, version} -> {:port, dist_port, version}
           _ -> :noport
+        end
+    end
+  end
+
+  defp resolve(host, family) do
+    text = to_string(host)
+    hosts = :persistent_term.get({__MODULE__, :hosts}, %{})
+
+    case Map.fetch(hosts, text) do
+      {:ok, addr} ->
+        {:ok, addr}
+
+      :error ->
+        case :inet.parse_address(String.to_charlist(text)) do
+          {:ok, addr} -> {:ok, addr}
+          _ -> :inet.getaddr(String.to_charlist(text), family)
         end
     end
   end
