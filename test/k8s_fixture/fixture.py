@@ -814,7 +814,7 @@ class Handler(BaseHTTPRequestHandler):
                 store.watch_faults.append(("error410", store.generation))
                 store.lock.notify_all()
             elif op == "compact":
-                store.compacted = store.rv + 1
+                store.compacted = store.rv
             elif op == "watch_http410":
                 fx.watch_http410 = bool(body.get("on", True))
             elif op == "expire_continues":
