@@ -23,4 +23,13 @@ sleep 0.3
 
 echo "bench: running (several minutes; results in BENCHMARKS.md)" >&2
 elixir --hidden --name "bench-$$@127.0.0.1" bench/mesh_bench.exs
+
+# Kubernetes discovery (API load vs libcluster's polling, watch event → meshed):
+# appended as its own section.
+kube_md=$tmp/kube.md
+if BENCH_OUT=$kube_md bash bench/kube_bench.sh >&2 && [ -s "$kube_md" ]; then
+  cat "$kube_md" >> BENCHMARKS.md
+else
+  echo "bench: the Kubernetes benchmarks failed; BENCHMARKS.md has no Kubernetes section" >&2
+fi
 cat BENCHMARKS.md

@@ -367,6 +367,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
         self.entry["status"] = code
+        self.entry["bytes"] = self.entry.get("bytes", 0) + len(data)
 
     def send_text(self, code, text, headers=None):
         data = text.encode()
@@ -613,6 +614,9 @@ class Handler(BaseHTTPRequestHandler):
     def write_chunk(self, data):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
+        self.entry["bytes"] = self.entry.get("bytes", 0) + len(data)
+        if data.startswith(b'{"type":"') and not data.startswith(b'{"type":"BOOKMARK'):
+            self.entry["events"] = self.entry.get("events", 0) + 1
 
     def write_event(self, typ, obj, resource):
         obj = copy.deepcopy(obj)
