@@ -189,14 +189,14 @@ static void test_members_endpointslices(void **state)
     /* two slices; 10.0.0.2 shows up in both for a moment (deduplicated), a
      * nil ready counts as ready, terminating is leaving, not ready is out,
      * FQDN slices are skipped */
-    json_t *s1 = parse(
-        "{\"metadata\":{\"name\":\"s1\",\"namespace\":\"default\"},\"addressType\":\"IPv4\","
-        "\"endpoints\":["
-        "{\"addresses\":[\"10.0.0.1\"],\"conditions\":{\"ready\":true}},"
-        "{\"addresses\":[\"10.0.0.2\"],\"conditions\":{}},"
-        "{\"addresses\":[\"10.0.0.3\"],\"conditions\":{\"ready\":false,\"serving\":true,"
-        "\"terminating\":true},\"targetRef\":{\"name\":\"myapp-3\"}},"
-        "{\"addresses\":[\"10.0.0.4\"],\"conditions\":{\"ready\":false}}]}");
+    json_t *s1 =
+        parse("{\"metadata\":{\"name\":\"s1\",\"namespace\":\"default\"},\"addressType\":\"IPv4\","
+              "\"endpoints\":["
+              "{\"addresses\":[\"10.0.0.1\"],\"conditions\":{\"ready\":true}},"
+              "{\"addresses\":[\"10.0.0.2\"],\"conditions\":{}},"
+              "{\"addresses\":[\"10.0.0.3\"],\"conditions\":{\"ready\":false,\"serving\":true,"
+              "\"terminating\":true},\"targetRef\":{\"name\":\"myapp-3\"}},"
+              "{\"addresses\":[\"10.0.0.4\"],\"conditions\":{\"ready\":false}}]}");
     json_t *s2 = parse("{\"metadata\":{\"name\":\"s2\"},\"addressType\":\"IPv4\",\"endpoints\":["
                        "{\"addresses\":[\"10.0.0.2\"],\"conditions\":{\"ready\":true}}]}");
     json_t *s3 = parse("{\"metadata\":{\"name\":\"s3\"},\"addressType\":\"FQDN\",\"endpoints\":["
@@ -442,11 +442,10 @@ static void test_kubeconfig_errors(void **state)
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         err[0] = '\0';
-        int rc = kubeconfig_parse(cases[k].text, strlen(cases[k].text), "/d", NULL, &a, err,
-                                  sizeof err);
+        int rc =
+            kubeconfig_parse(cases[k].text, strlen(cases[k].text), "/d", NULL, &a, err, sizeof err);
         if (rc != -1 || strstr(err, cases[k].expect) == NULL)
-            fail_msg("case %zu: rc %d, err \"%s\", expected \"%s\"", k, rc, err,
-                     cases[k].expect);
+            fail_msg("case %zu: rc %d, err \"%s\", expected \"%s\"", k, rc, err, cases[k].expect);
     }
 }
 
