@@ -158,6 +158,7 @@ typedef struct kstate {
     unsigned failures;
     bool failing;
     bool retry_watch; /* the pending retry re-watches (else it lists) */
+    unsigned quick_relists; /* relists in a row whose watch saw no event */
     char fail_reason[256];
     uv_timer_t retry_timer, report_timer;
     int open; /* handles (timers, client) not yet closed */
@@ -512,9 +513,18 @@ static void on_watch_done(void *arg, const kube_response *resp)
                   "reason", s->stream_err[0] ? s->stream_err : "HTTP 410: resourceVersion too old",
                   LOG_END);
         s->relist = false;
+        /* A server that keeps answering 410 must not get a list per loop
+         * turn: the second relist in a row without any event backs off. */
+        if (s->events == 0 && s->quick_relists++ > 0) {
+            s->retry_watch = false;
+            if (s->failures < 32) s->failures++;
+            uv_timer_start(&s->retry_timer, on_retry, jitter_delay(s), 0);
+            return;
+        }
         k_list(s);
         return;
     }
+    if (s->events > 0) s->quick_relists = 0;
     if (resp->http_status != 200) {
         describe_failure(resp, "watch", why, sizeof why);
         k_fail(s, why, retry_after_of(resp));

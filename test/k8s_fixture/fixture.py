@@ -818,7 +818,7 @@ class Handler(BaseHTTPRequestHandler):
                 store.watch_faults.append(("error410", store.generation))
                 store.lock.notify_all()
             elif op == "compact":
-                store.compacted = store.rv
+                store.compacted = store.rv + int(body.get("ahead", 0))
             elif op == "watch_http410":
                 fx.watch_http410 = bool(body.get("on", True))
             elif op == "expire_continues":
