@@ -428,8 +428,13 @@ static void check_multi_info(kube_client *kc)
         CURLcode code = msg->data.result;
         curl_multi_remove_handle(kc->multi, msg->easy_handle);
         rq->in_multi = false;
+        /* on_done may close the client (a strategy stopped from its
+         * report): take rq out of the client's list first, and stop
+         * reading messages from a multi handle that is gone. */
+        request_unlink(rq);
         if (!rq->cancelled) request_finish(rq, code);
         request_free(rq);
+        if (kc->closing) return;
     }
 }
 
@@ -507,27 +512,19 @@ static int request_setup(kube_request *rq)
     return 0;
 }
 
-/* Hands a request to curl, or finishes it with an error on the next turn. */
-static void request_start(kube_request *rq)
+/* Hands a request to curl. Returns 0, or -1 (nothing started; the caller
+ * reports the failure). */
+static int request_start(kube_request *rq)
 {
     kube_client *kc = rq->kc;
     token_refresh(kc);
     kc->stats.requests++;
     if (request_setup(rq) != 0 || curl_multi_add_handle(kc->multi, rq->easy) != CURLM_OK) {
-        /* Report through the done path: an easy handle that fails fast. */
-        if (rq->easy != NULL) {
-            curl_easy_setopt(rq->easy, CURLOPT_URL, "https://0.0.0.0:0/");
-            curl_easy_setopt(rq->easy, CURLOPT_TIMEOUT_MS, 1L);
-            if (curl_multi_add_handle(kc->multi, rq->easy) == CURLM_OK) {
-                rq->in_multi = true;
-                return;
-            }
-        }
         log_event(LOG_LEVEL_ERROR, "cannot start an API request (out of memory)", LOG_END);
-        rq->cancelled = true;
-        return;
+        return -1;
     }
     rq->in_multi = true;
+    return 0;
 }
 
 /* ---- exec credential plugins ---- */
@@ -709,38 +706,30 @@ out:
     return rc;
 }
 
-/* Starts every waiting request, or fails them with error. */
+/* Starts every waiting request, or fails them with error. A done callback
+ * may close the client: the rest are then freed without callbacks. */
 static void exec_settle(kube_client *kc, const char *error)
 {
-    kube_request *w = kc->waiting;
-    kc->waiting = NULL;
     if (error != NULL)
         log_event(LOG_LEVEL_WARN, "exec credential plugin failed", "error", error, LOG_END);
-    if (kc->closing) {
-        while (w != NULL) {
-            kube_request *next = w->next;
-            request_free(w);
-            w = next;
-        }
-        return;
-    }
-    while (w != NULL) {
-        kube_request *next = w->next;
+    kube_request *w;
+    while ((w = kc->waiting) != NULL) {
+        kc->waiting = w->next;
         w->next = NULL;
-        if (w->cancelled) {
+        if (kc->closing || w->cancelled) {
             request_free(w);
-        } else if (error != NULL) {
-            kube_response resp;
-            memset(&resp, 0, sizeof resp);
-            resp.retry_after_s = -1;
-            snprintf(resp.error, sizeof resp.error, "%s", error);
-            resp.body = "";
-            w->on_done(w->arg, &resp);
-            request_free(w);
-        } else {
-            request_start(w);
+            continue;
         }
-        w = next;
+        if (error == NULL && request_start(w) == 0) continue;
+        kube_response resp;
+        memset(&resp, 0, sizeof resp);
+        resp.retry_after_s = -1;
+        snprintf(resp.error, sizeof resp.error, "%s",
+                 error != NULL ? error : "cannot start the request");
+        resp.body = "";
+        request_unlink(w);
+        w->on_done(w->arg, &resp);
+        request_free(w);
     }
 }
 
@@ -782,7 +771,10 @@ kube_request *kube_client_get(kube_client *kc, const char *path_query, const kub
         }
         return rq;
     }
-    request_start(rq);
+    if (request_start(rq) != 0) {
+        request_free(rq);
+        return NULL;
+    }
     return rq;
 }
 

@@ -157,7 +157,7 @@ typedef struct kstate {
     uint64_t watch_started;
     unsigned failures;
     bool failing;
-    bool retry_watch; /* the pending retry re-watches (else it lists) */
+    bool retry_watch;       /* the pending retry re-watches (else it lists) */
     unsigned quick_relists; /* relists in a row whose watch saw no event */
     char fail_reason[256];
     uv_timer_t retry_timer, report_timer;

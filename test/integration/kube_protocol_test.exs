@@ -116,4 +116,17 @@ defmodule Clusterd.KubeProtocolTest do
     Harness.wait_for_log(ctx, h, ~r/discovery failed.*larger than max_event_bytes/)
     refute Harness.clusterd_log(h) =~ "member joined"
   end
+
+  test "SIGHUP mid-watch: the old client closes, the new one lists again, members kept",
+       %{ctx: ctx, fx: fx, sa: sa} do
+    h = start(ctx, fx, sa, [])
+    joined(ctx, h, "127.0.1.5")
+    Harness.signal(h, "HUP")
+    Harness.wait_for_log(ctx, h, ~r/configuration reloaded/)
+    {:ok, _} = Harness.wait_until(10_000, fn -> length(lists(fx)) >= 2 end)
+    K.pod(fx, "myapp-6", ip: "127.0.1.6", labels: %{"app" => "myapp"}, ready: true)
+    joined(ctx, h, "127.0.1.6")
+    refute Harness.clusterd_log(h) =~ "member left"
+    assert {:ok, 0} = Harness.stop_clusterd(h)
+  end
 end
