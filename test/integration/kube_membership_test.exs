@@ -120,4 +120,15 @@ defmodule Clusterd.KubeMembershipTest do
     Harness.wait_for_full_mesh(ctx, [a.node, b.node, c.node])
     assert Enum.any?(K.requests(fx), &(&1["path"] == "/api/v1/namespaces/default/endpoints"))
   end
+
+  test "IPv6 pods: an IPv6 EndpointSlice gives app@<ipv6> members, meshed over IPv6",
+       %{ctx: ctx} do
+    {net, fx, config} = start_cluster(ctx, "endpointslices")
+    [a, b] = for _ <- 1..2, do: Pods.start_pod!(ctx, net, "app", ipv6: true, connect_all: false)
+    K.pod(fx, "myapp-0", ips: [a.ip6], labels: %{"app" => "myapp"}, ready: true)
+    K.pod(fx, "myapp-1", ips: [b.ip6], labels: %{"app" => "myapp"}, ready: true)
+    h = Pods.start_clusterd!(ctx, net, config, env: K.in_cluster_env(fx))
+    Harness.wait_for_full_mesh(ctx, [a.node, b.node])
+    Harness.wait_for_hidden_peer(ctx, [a.node, b.node], h.node)
+  end
 end

@@ -361,7 +361,8 @@ static void test_all_errors_in_one_run(void **state)
                       "(Cluster.Strategy.Epmd)",
                 LABEL ":10:15: unknown strategy 'nope' in topology 'b'; valid strategies: "
                       "Cluster.Strategy.Epmd (epmd), Cluster.Strategy.LocalEpmd (local_epmd), "
-                      "Cluster.Strategy.ErlangHosts (erlang_hosts)",
+                      "Cluster.Strategy.ErlangHosts (erlang_hosts), Cluster.Strategy.Kubernetes "
+                      "(kubernetes)",
                 LABEL ":13:12: 'prune' must be true or false",
                 LABEL ":14:14: 'connect' must be a list [module, function] or [module, "
                       "function, [args...]]");
@@ -495,19 +496,22 @@ static void test_missing_required_option(void **state)
 static void test_unknown_strategy(void **state)
 {
     (void)state;
-    EXPECT_FAIL("topologies:\n  t:\n    strategy: Cluster.Strategy.Epmdd\n    config: {x: 1}\n",
-                LABEL ":3:15: unknown strategy 'Cluster.Strategy.Epmdd' in topology 't'; did you "
-                      "mean 'Cluster.Strategy.Epmd'? valid strategies: Cluster.Strategy.Epmd "
-                      "(epmd), Cluster.Strategy.LocalEpmd (local_epmd), "
-                      "Cluster.Strategy.ErlangHosts (erlang_hosts)");
-    EXPECT_FAIL("topologies:\n  t:\n    strategy: gossip\n",
-                LABEL ":3:15: unknown strategy 'gossip' in topology 't'; valid strategies: "
-                      "Cluster.Strategy.Epmd (epmd), Cluster.Strategy.LocalEpmd (local_epmd), "
-                      "Cluster.Strategy.ErlangHosts (erlang_hosts)");
+    EXPECT_FAIL(
+        "topologies:\n  t:\n    strategy: Cluster.Strategy.Epmdd\n    config: {x: 1}\n", LABEL
+        ":3:15: unknown strategy 'Cluster.Strategy.Epmdd' in topology 't'; did you "
+        "mean 'Cluster.Strategy.Epmd'? valid strategies: Cluster.Strategy.Epmd "
+        "(epmd), Cluster.Strategy.LocalEpmd (local_epmd), "
+        "Cluster.Strategy.ErlangHosts (erlang_hosts), Cluster.Strategy.Kubernetes (kubernetes)");
+    EXPECT_FAIL(
+        "topologies:\n  t:\n    strategy: gossip\n", LABEL
+        ":3:15: unknown strategy 'gossip' in topology 't'; valid strategies: "
+        "Cluster.Strategy.Epmd (epmd), Cluster.Strategy.LocalEpmd (local_epmd), "
+        "Cluster.Strategy.ErlangHosts (erlang_hosts), Cluster.Strategy.Kubernetes (kubernetes)");
     EXPECT_FAIL("topologies:\n  t:\n    strategy: EPMD\n",
                 LABEL ":3:15: unknown strategy 'EPMD' in topology 't'; did you mean 'epmd'? valid "
                       "strategies: Cluster.Strategy.Epmd (epmd), Cluster.Strategy.LocalEpmd "
-                      "(local_epmd), Cluster.Strategy.ErlangHosts (erlang_hosts)");
+                      "(local_epmd), Cluster.Strategy.ErlangHosts (erlang_hosts), "
+                      "Cluster.Strategy.Kubernetes (kubernetes)");
     EXPECT_FAIL("topologies:\n  t:\n    strategy: [epmd]\n",
                 LABEL ":3:15: 'strategy' must be a non-empty string");
 }
