@@ -61,6 +61,20 @@ defmodule Clusterd.KubeAccessTest do
     refute Harness.clusterd_log(h) =~ "member left"
   end
 
+  test "kubernetes_master: the service account's files, another API address", %{ctx: ctx, fx: fx} do
+    sa = K.service_account!(fx, "tok-1")
+    # libcluster's form: host:port is used as is (https, port given)
+    h =
+      Harness.start_clusterd(
+        ctx,
+        config(ctx, kubernetes_service_account_path: sa, kubernetes_master: "127.0.0.1:#{fx.port}"),
+        env: [{"KUBERNETES_SERVICE_HOST", "127.0.0.1"}, {"KUBERNETES_SERVICE_PORT", "1"}]
+      )
+
+    joined(ctx, h, "127.0.1.10")
+    assert Harness.clusterd_log(h) =~ "server=https://127.0.0.1:#{fx.port}"
+  end
+
   test "in-cluster without ca.crt does not start (never an unverified connection)",
        %{ctx: ctx, fx: fx} do
     sa = K.service_account!(fx, "tok-1")
