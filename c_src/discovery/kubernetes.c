@@ -281,7 +281,12 @@ static void k_fail(kstate *s, const char *reason, long retry_after_s)
     if (!s->d->stopping) k_report(s, reason);
     if (s->stopping || s->d->stopping || s->d->once) return;
     unsigned long long delay = jitter_delay(s);
-    if (retry_after_s >= 0) delay = (unsigned long long)retry_after_s * 1000ULL;
+    /* Retry-After as asked, but never faster than backoff_min (a server
+     * answering "Retry-After: 0" must not get a request per loop turn). */
+    if (retry_after_s >= 0) {
+        delay = (unsigned long long)retry_after_s * 1000ULL;
+        if (delay < (unsigned long long)s->backoff_min) delay = (unsigned long long)s->backoff_min;
+    }
     if (s->failures < 32) s->failures++;
     uv_timer_start(&s->retry_timer, on_retry, delay, 0);
 }
