@@ -33,7 +33,7 @@ fuzz: deps
 	$(MAKE) -C fuzz fuzz-long
 
 # The C files clang-format keeps in the repo's style.
-FORMAT_FILES := c_src/*.c c_src/*.h c_src/discovery/*.c test/unit/*.c \
+FORMAT_FILES := c_src/*.c c_src/*.h c_src/discovery/*.c c_src/discovery/*.h test/unit/*.c \
   test/unit/support/*.c test/unit/support/*.h fuzz/*.c
 
 lint:

@@ -24,6 +24,24 @@ sleep 0.3
 echo "bench: running (several minutes; results in BENCHMARKS.md)" >&2
 elixir --hidden --name "bench-$$@127.0.0.1" bench/mesh_bench.exs
 
+# DNS discovery on pod-like hosts (network namespaces: needs root).
+if [ "$(id -u)" -eq 0 ] && command -v named >/dev/null; then
+  echo "bench: DNS discovery (record appears -> meshed)" >&2
+  export BENCH_DNS_OUT=$tmp/dns.md CLUSTERD_TEST_TMP=$tmp/dns CLUSTERD_TEST_RUN="bench-$$"
+  mkdir -p "$CLUSTERD_TEST_TMP"
+  if elixir --hidden \
+      --erl "-epmd_module Elixir.Clusterd.ObserverEpmd -setcookie observer-boot -start_epmd false +Bd" \
+      bench/dns_bench.exs >"$tmp/dns.log" 2>&1; then
+    cat "$BENCH_DNS_OUT" >> BENCHMARKS.md
+  else
+    echo "bench: DNS benchmark failed; log:" >&2
+    tail -n 40 "$tmp/dns.log" >&2
+  fi
+else
+  printf '\n## DNS discovery: record appears → pod meshed\n\nNot run: needs root (network namespaces) and bind9.\n' >> BENCHMARKS.md
+fi
+
+
 # Kubernetes discovery (API load vs libcluster's polling, watch event → meshed):
 # appended as its own section.
 kube_md=$tmp/kube.md

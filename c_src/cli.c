@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cookie.h"
 #include "log.h"
 #include "nodename.h"
+#include "strv.h"
 
 static int parse_ms(const char *s, long long *out)
 {
@@ -51,6 +53,10 @@ int cli_parse(int argc, char **argv, cli_opts *o)
             o->name_given = true;
         } else if (!strcmp(a, "--coordinator")) {
             TAKE(coordinator);
+        } else if (!strcmp(a, "--nodes")) {
+            TAKE(nodes);
+        } else if (!strcmp(a, "--no-color")) {
+            o->no_color = true;
         } else if (!strcmp(a, "--log-format")) {
             TAKE(log_format);
         } else if (!strcmp(a, "--timeout")) {
@@ -93,6 +99,16 @@ int cli_setup_logging(const cli_opts *o)
     return 0;
 }
 
+int cli_setup_quiet_logging(const cli_opts *o)
+{
+    if (cli_setup_logging(o) < 0) return -1;
+    if (!o->verbose)
+        log_init(LOG_LEVEL_ERROR, o->log_format && !strcmp(o->log_format, "json")
+                                      ? LOG_FORMAT_JSON
+                                      : LOG_FORMAT_LOGFMT);
+    return 0;
+}
+
 config *cli_load_config(const cli_opts *o)
 {
     config *cfg = NULL;
@@ -132,4 +148,65 @@ int cli_make_cnode(const cli_opts *o, const config *cfg, const char *peer_hint, 
         return -1;
     }
     return 0;
+}
+
+int cli_split_nodes(const char *csv, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cap = 1;
+    for (const char *p = csv; *p; p++)
+        cap += *p == ',';
+    char **v = calloc(cap + 1, sizeof(char *));
+    char *copy = strdup(csv);
+    if (!v || !copy) goto fail;
+    size_t k = 0;
+    for (char *save = NULL, *tok = strtok_r(copy, ", ", &save); tok;
+         tok = strtok_r(NULL, ", ", &save)) {
+        char why[128];
+        if (!nodename_valid(tok, why, sizeof(why))) {
+            fprintf(stderr, "clusterd: --nodes: '%s' is not a node name: %s\n", tok, why);
+            goto fail;
+        }
+        bool dup = false;
+        for (size_t i = 0; i < k && !dup; i++)
+            dup = strcmp(v[i], tok) == 0;
+        if (dup) continue;
+        if (!(v[k] = strdup(tok))) goto fail;
+        k++;
+    }
+    free(copy);
+    if (k == 0) {
+        fprintf(stderr, "clusterd: --nodes is empty\n");
+        free(v);
+        return -1;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+fail:
+    free(copy);
+    if (v) strv_free(v, cap);
+    return -1;
+}
+
+static bool color_on;
+
+void cli_color_setup(const cli_opts *o)
+{
+    const char *nc = getenv("NO_COLOR");
+    color_on = !o->no_color && !(nc && *nc) && isatty(STDOUT_FILENO);
+}
+
+const char *cli_color(cli_color_id c)
+{
+    static const char *const codes[] = {"\033[0m",  "\033[1m",  "\033[2m",
+                                        "\033[31m", "\033[32m", "\033[33m"};
+    if (!color_on || (size_t)c >= sizeof(codes) / sizeof(codes[0])) return "";
+    return codes[c];
+}
+
+unsigned cli_timeout(const cli_opts *o, unsigned def_ms)
+{
+    return o->timeout_ms ? (unsigned)o->timeout_ms : def_ms;
 }

@@ -92,8 +92,10 @@ static int call_status(cnode *cn, int fd, unsigned timeout_ms, char **json_out, 
 
 static void print_text(json_t *j)
 {
-    printf("coordinator %s: %s\n", json_string_value(json_object_get(j, "node")),
-           json_is_true(json_object_get(j, "full_mesh")) ? "FULL MESH" : "NOT a full mesh");
+    bool full = json_is_true(json_object_get(j, "full_mesh"));
+    printf("coordinator %s: %s%s%s\n", json_string_value(json_object_get(j, "node")),
+           cli_color(full ? CLI_GREEN : CLI_RED), full ? "FULL MESH" : "NOT a full mesh",
+           cli_color(CLI_RESET));
     const char *name;
     json_t *t;
     json_object_foreach(json_object_get(j, "topologies"), name, t)
@@ -120,12 +122,22 @@ static void print_text(json_t *j)
         printf("missing link: %s <-> %s\n", json_string_value(json_array_get(v, 0)),
                json_string_value(json_array_get(v, 1)));
     }
+    json_array_foreach(json_object_get(j, "unreachable"), i, v)
+    {
+        json_t *e = json_object_get(json_object_get(links, json_string_value(v)), "error");
+        printf("%sunreachable%s: %s%s%s\n", cli_color(CLI_RED), cli_color(CLI_RESET),
+               json_string_value(v), json_is_string(e) ? ": " : "",
+               json_is_string(e) ? json_string_value(e) : "");
+    }
     json_array_foreach(json_object_get(j, "last_actions"), i, v)
     {
-        printf("action: %s on %s -> %s: %s\n", json_string_value(json_object_get(v, "action")),
+        json_t *why = json_object_get(v, "reason");
+        printf("action: %s on %s -> %s: %s%s%s%s\n",
+               json_string_value(json_object_get(v, "action")),
                json_string_value(json_object_get(v, "on")),
                json_string_value(json_object_get(v, "targets")),
-               json_string_value(json_object_get(v, "result")));
+               json_string_value(json_object_get(v, "result")), json_is_string(why) ? " (" : "",
+               json_is_string(why) ? json_string_value(why) : "", json_is_string(why) ? ")" : "");
     }
 }
 
@@ -140,6 +152,7 @@ int cmd_status(int argc, char **argv)
     char *text = NULL;
     signal(SIGPIPE, SIG_IGN);
     if (cli_parse(argc, argv, &o) < 0 || cli_setup_logging(&o) < 0) goto out;
+    cli_color_setup(&o);
     if (o.config_path && !(cfg = cli_load_config(&o))) goto out;
     char target[NODENAME_MAX + 1];
     if (o.coordinator) {

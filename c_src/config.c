@@ -83,7 +83,7 @@ const size_t config_reconcile_options_count =
 static const opt_spec resolver_options[] = {
     {.name = "nameservers",
      .type = OPT_STRING_LIST,
-     .help = "\"host:port\" DNS servers; default /etc/resolv.conf"},
+     .help = "\"ip:port\" DNS servers (IPv6 as \"[::1]:53\"); default /etc/resolv.conf"},
 };
 
 static const opt_spec topology_options[] = {
@@ -242,7 +242,7 @@ static bool port_valid(const char *s)
     return s[0] && cfg_parse_ll(s, &port) && port >= 1 && port <= 65535;
 }
 
-/* "host", "host:port", "[v6]" or "[v6]:port". */
+/* "ip", "ip:port", "[v6]" or "[v6]:port". */
 static bool nameserver_valid(const char *s)
 {
     const char *port = NULL;
@@ -267,12 +267,12 @@ static bool nameserver_valid(const char *s)
             return false; /* a bare IPv6 address: the port would be ambiguous */
         hlen = colon ? (size_t)(colon - s) : strlen(s);
         if (hlen == 0 || hlen > CONFIG_NAME_MAX) return false;
-        for (size_t k = 0; k < hlen; k++) {
-            char ch = s[k];
-            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_'))
-                return false;
-        }
+        /* An address: a resolver cannot be found by name (c-ares takes IPs). */
+        char host[CONFIG_NAME_MAX + 1];
+        memcpy(host, s, hlen);
+        host[hlen] = '\0';
+        struct in_addr a4;
+        if (inet_pton(AF_INET, host, &a4) != 1) return false;
         if (colon) port = colon + 1;
     }
     return !port || port_valid(port);
@@ -295,11 +295,10 @@ static void cfg_read_resolver(cfg_ctx *c, const yaml_node_t *key, const yaml_nod
         const char *s = cfg_scalar_string(item);
         if (s && !nameserver_valid(s)) {
             char q[CFG_QUOTE_MAX];
-            cfg_error(
-                c, item,
-                "nameserver '%s' must be \"host\" or \"host:port\" with a port from 1 to 65535 "
-                "(IPv6 as \"[::1]:53\")",
-                cfg_quote(q, sizeof q, s));
+            cfg_error(c, item,
+                      "nameserver '%s' must be an IP address or \"ip:port\" with a port from 1 to "
+                      "65535 (IPv6 as \"[::1]:53\")",
+                      cfg_quote(q, sizeof q, s));
         }
     }
     opt_value *ns = (opt_value *)opts_get(&ov, "nameservers");

@@ -102,6 +102,12 @@ static void reconcile(coordinator *co)
     uint64_t next = pair_next_due_ms(co, now);
     if (next != UINT64_MAX && plan.n_missing > 0)
         coordinator_schedule_reconcile(co, next - now + 1);
+    if (co->on_full_mesh && co->full_mesh && plan.n_actions == 0) {
+        bool all_answered = true;
+        for (size_t t = 0; t < co->n_topos; t++)
+            if (!co->topos[t].answered) all_answered = false;
+        if (all_answered) co->on_full_mesh(co, co->on_full_mesh_arg);
+    }
 out:
     co->last_reconcile_us = (uv_hrtime() - t0) / 1000u;
     if (co->last_reconcile_us > co->max_reconcile_us) co->max_reconcile_us = co->last_reconcile_us;
@@ -189,6 +195,12 @@ static void on_event(mlink *l, bool up, const char *peer, const char *reason, vo
 
 /* ---- lifecycle ---- */
 
+void coordinator_on_full_mesh(coordinator *co, coordinator_full_mesh_fn fn, void *arg)
+{
+    co->on_full_mesh = fn;
+    co->on_full_mesh_arg = arg;
+}
+
 static void poll_cb(uv_timer_t *t)
 {
     coordinator *co = t->data;
@@ -209,6 +221,7 @@ void coordinator_links_settings(const config *cfg, links_settings *s)
     s->net_ticktime_s = (unsigned)cfg->node.net_ticktime_s;
     s->backoff_min_ms = (unsigned)cfg->backoff_min_ms;
     s->backoff_max_ms = (unsigned)cfg->backoff_max_ms;
+    s->no_forwarder = false;
 }
 
 static void signal_cb(uv_signal_t *s, int signum)

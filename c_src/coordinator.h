@@ -25,6 +25,12 @@ int coordinator_start(coordinator *co, char *err, size_t errlen);
 void coordinator_stop(coordinator *co);
 void coordinator_free(coordinator *co);
 
+/* One-shot use (`clusterd form`): fn(co, arg) runs after each reconcile that
+ * finds every desired member reachable and every link observed, once every
+ * topology has answered. fn must not free co; it may schedule a stop. */
+typedef void (*coordinator_full_mesh_fn)(coordinator *co, void *arg);
+void coordinator_on_full_mesh(coordinator *co, coordinator_full_mesh_fn fn, void *arg);
+
 /* The state snapshot (status reply, `status --json`). Caller decrefs. */
 json_t *coordinator_status_json(const coordinator *co);
 

@@ -110,6 +110,8 @@ struct coordinator {
     uint64_t max_reconcile_us;
     uint64_t heals;
     uint64_t actions_sent;
+    coordinator_full_mesh_fn on_full_mesh; /* `form`; NULL for `run` */
+    void *on_full_mesh_arg;
     action_record history[ACTION_HISTORY]; /* ring; see action_history_at */
     size_t history_next;
     size_t history_count;

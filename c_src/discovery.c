@@ -14,15 +14,23 @@
 extern const strategy_ops strategy_epmd;
 extern const strategy_ops strategy_local_epmd;
 extern const strategy_ops strategy_erlang_hosts;
+extern const strategy_ops strategy_kubernetes_dns;
+extern const strategy_ops strategy_kubernetes_dnssrv;
+extern const strategy_ops strategy_dns_poll;
 extern const strategy_ops strategy_kubernetes;
 
 /* One line per strategy; nothing else in clusterd names a strategy. */
+/* clang-format off */
 static const strategy_ops *const strategy_table[] = {
     &strategy_epmd,
     &strategy_local_epmd,
     &strategy_erlang_hosts,
+    &strategy_kubernetes_dns,
+    &strategy_kubernetes_dnssrv,
+    &strategy_dns_poll,
     &strategy_kubernetes,
 };
+/* clang-format on */
 
 #define ELIXIR_PREFIX "Elixir."
 #define EVIDENCE_LINE_MAX 1024

@@ -41,6 +41,7 @@ struct mlink {
     unsigned backoff_ms;
     unsigned failures;
     char last_error[ERR_LEN];
+    dial_info dial;
     uint64_t up_since_ms;
     bool has_forwarder;
     erlang_pid forwarder;
@@ -58,6 +59,7 @@ struct connect_job {
     char node[NODENAME_MAX + 1];
     unsigned timeout_ms;
     int fd;
+    dial_info dial;
     char err[ERR_LEN];
 };
 
@@ -148,6 +150,10 @@ uint64_t link_up_since_ms(const mlink *l)
 unsigned link_failures(const mlink *l)
 {
     return l->failures;
+}
+const dial_info *link_last_dial(const mlink *l)
+{
+    return &l->dial;
 }
 void link_set_user(mlink *l, void *user)
 {
@@ -398,6 +404,7 @@ static void forwarder_send(mlink *l, const char *tag)
 
 void links_resync_all(links *ls)
 {
+    if (ls->s.no_forwarder) return;
     for (mlink *l = ls->head; l; l = l->next) {
         if (l->state != LINK_UP || !l->c || l->forwarder_starting) continue;
         if (!l->has_forwarder || l->resync_pending) {
@@ -600,7 +607,8 @@ static void link_conn_closed(conn *c, const char *reason, void *arg)
 static void connect_work(uv_work_t *req)
 {
     connect_job *job = req->data;
-    job->fd = dial_node(job->cn, job->node, job->timeout_ms, job->err, sizeof(job->err));
+    job->fd =
+        dial_node_info(job->cn, job->node, job->timeout_ms, &job->dial, job->err, sizeof(job->err));
 }
 
 static void connect_done(uv_work_t *req, int status)
@@ -614,6 +622,7 @@ static void connect_done(uv_work_t *req, int status)
     }
     l->job = NULL;
     links *ls = l->ls;
+    l->dial = job->dial;
     if (status != 0 && job->fd < 0) snprintf(job->err, sizeof(job->err), "connect cancelled");
     if (job->fd < 0) {
         ls->stats.connects_failed++;
@@ -649,7 +658,7 @@ static void connect_done(uv_work_t *req, int status)
     l->up_since_ms = transport_now_ms();
     log_event(LOG_LEVEL_INFO, "link up", "node", l->node, LOG_END);
     if (ls->h.on_up) ls->h.on_up(l, ls->arg);
-    if (l->state == LINK_UP) link_start_forwarder(l);
+    if (l->state == LINK_UP && !ls->s.no_forwarder) link_start_forwarder(l);
 }
 
 static void link_start_connect(mlink *l)
@@ -712,6 +721,9 @@ void links_remove(links *ls, mlink *l)
     l->state = LINK_STOPPED;
     if (l->job) l->job->l = NULL;
     link_fail_rpcs(l, "link removed");
+    /* Stop the forwarder explicitly rather than leave it to notice the
+     * closed connection: a one-shot command (form) exits right after. */
+    if (l->c && l->has_forwarder) forwarder_send(l, "clusterd_stop");
     if (l->c) conn_close(l->c, "member removed");
     if (l->prev)
         l->prev->next = l->next;

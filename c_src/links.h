@@ -18,6 +18,7 @@
 
 #include "cnode.h"
 #include "conn.h"
+#include "dial.h"
 
 typedef struct links links;
 typedef struct mlink mlink;
@@ -30,6 +31,9 @@ typedef struct links_settings {
     unsigned net_ticktime_s;
     unsigned backoff_min_ms;
     unsigned backoff_max_ms;
+    /* Observe only (CLI commands): start no event forwarder on members; the
+     * caller asks what it needs over RPC. */
+    bool no_forwarder;
 } links_settings;
 
 typedef struct links_handlers {
@@ -71,6 +75,8 @@ link_state link_get_state(const mlink *l);
 const char *link_last_error(const mlink *l);
 uint64_t link_up_since_ms(const mlink *l);
 unsigned link_failures(const mlink *l);
+/* What the last connect attempt saw: failure kind, port and timings. */
+const dial_info *link_last_dial(const mlink *l);
 void link_set_user(mlink *l, void *user);
 void *link_get_user(const mlink *l);
 

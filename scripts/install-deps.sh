@@ -8,6 +8,7 @@ packages=(
   erlang-nox erlang-dev elixir rebar3
   libyaml-dev libuv1-dev libjansson-dev libcmocka-dev libc-ares-dev libcurl4-openssl-dev
   clang libclang-rt-14-dev iproute2 procps valgrind cppcheck clang-format
+  bind9
   python3 openssl curl
 )
 

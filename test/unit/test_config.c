@@ -88,7 +88,7 @@ static const char *const full_yaml =
     "  backoff_min: 50\n"
     "  backoff_max: 5000\n"
     "resolver:\n"
-    "  nameservers: [\"127.0.0.1:5300\", \"[::1]:53\", \"ns1\"]\n"
+    "  nameservers: [\"127.0.0.1:5300\", \"[::1]:53\", \"10.0.0.53\"]\n"
     "topologies:\n"
     "  example:\n"
     "    strategy: Cluster.Strategy.Epmd\n"
@@ -127,7 +127,7 @@ static void test_full_file_values(void **state)
     assert_int_equal(cfg->n_nameservers, 3);
     assert_string_equal(cfg->nameservers[0], "127.0.0.1:5300");
     assert_string_equal(cfg->nameservers[1], "[::1]:53");
-    assert_string_equal(cfg->nameservers[2], "ns1");
+    assert_string_equal(cfg->nameservers[2], "10.0.0.53");
 
     assert_int_equal(cfg->n_topologies, 3);
     const config_topology *t = &cfg->topologies[0];
@@ -361,8 +361,11 @@ static void test_all_errors_in_one_run(void **state)
                       "(Cluster.Strategy.Epmd)",
                 LABEL ":10:15: unknown strategy 'nope' in topology 'b'; valid strategies: "
                       "Cluster.Strategy.Epmd (epmd), Cluster.Strategy.LocalEpmd (local_epmd), "
-                      "Cluster.Strategy.ErlangHosts (erlang_hosts), Cluster.Strategy.Kubernetes "
-                      "(kubernetes)",
+                      "Cluster.Strategy.ErlangHosts (erlang_hosts), "
+                      "Cluster.Strategy.Kubernetes.DNS (kubernetes_dns), "
+                      "Cluster.Strategy.Kubernetes.DNSSRV (kubernetes_dnssrv), "
+                      "Cluster.Strategy.DNSPoll (dns_poll), "
+                      "Cluster.Strategy.Kubernetes (kubernetes)",
                 LABEL ":13:12: 'prune' must be true or false",
                 LABEL ":14:14: 'connect' must be a list [module, function] or [module, "
                       "function, [args...]]");
@@ -496,21 +499,30 @@ static void test_missing_required_option(void **state)
 static void test_unknown_strategy(void **state)
 {
     (void)state;
-    EXPECT_FAIL(
-        "topologies:\n  t:\n    strategy: Cluster.Strategy.Epmdd\n    config: {x: 1}\n", LABEL
-        ":3:15: unknown strategy 'Cluster.Strategy.Epmdd' in topology 't'; did you "
-        "mean 'Cluster.Strategy.Epmd'? valid strategies: Cluster.Strategy.Epmd "
-        "(epmd), Cluster.Strategy.LocalEpmd (local_epmd), "
-        "Cluster.Strategy.ErlangHosts (erlang_hosts), Cluster.Strategy.Kubernetes (kubernetes)");
-    EXPECT_FAIL(
-        "topologies:\n  t:\n    strategy: gossip\n", LABEL
-        ":3:15: unknown strategy 'gossip' in topology 't'; valid strategies: "
-        "Cluster.Strategy.Epmd (epmd), Cluster.Strategy.LocalEpmd (local_epmd), "
-        "Cluster.Strategy.ErlangHosts (erlang_hosts), Cluster.Strategy.Kubernetes (kubernetes)");
+    EXPECT_FAIL("topologies:\n  t:\n    strategy: Cluster.Strategy.Epmdd\n    config: {x: 1}\n",
+                LABEL ":3:15: unknown strategy 'Cluster.Strategy.Epmdd' in topology 't'; did you "
+                      "mean 'Cluster.Strategy.Epmd'? valid strategies: Cluster.Strategy.Epmd "
+                      "(epmd), Cluster.Strategy.LocalEpmd (local_epmd), "
+                      "Cluster.Strategy.ErlangHosts (erlang_hosts), "
+                      "Cluster.Strategy.Kubernetes.DNS (kubernetes_dns), "
+                      "Cluster.Strategy.Kubernetes.DNSSRV (kubernetes_dnssrv), "
+                      "Cluster.Strategy.DNSPoll (dns_poll), "
+                      "Cluster.Strategy.Kubernetes (kubernetes)");
+    EXPECT_FAIL("topologies:\n  t:\n    strategy: gossip\n",
+                LABEL ":3:15: unknown strategy 'gossip' in topology 't'; valid strategies: "
+                      "Cluster.Strategy.Epmd (epmd), Cluster.Strategy.LocalEpmd (local_epmd), "
+                      "Cluster.Strategy.ErlangHosts (erlang_hosts), "
+                      "Cluster.Strategy.Kubernetes.DNS (kubernetes_dns), "
+                      "Cluster.Strategy.Kubernetes.DNSSRV (kubernetes_dnssrv), "
+                      "Cluster.Strategy.DNSPoll (dns_poll), "
+                      "Cluster.Strategy.Kubernetes (kubernetes)");
     EXPECT_FAIL("topologies:\n  t:\n    strategy: EPMD\n",
                 LABEL ":3:15: unknown strategy 'EPMD' in topology 't'; did you mean 'epmd'? valid "
                       "strategies: Cluster.Strategy.Epmd (epmd), Cluster.Strategy.LocalEpmd "
                       "(local_epmd), Cluster.Strategy.ErlangHosts (erlang_hosts), "
+                      "Cluster.Strategy.Kubernetes.DNS (kubernetes_dns), "
+                      "Cluster.Strategy.Kubernetes.DNSSRV (kubernetes_dnssrv), "
+                      "Cluster.Strategy.DNSPoll (dns_poll), "
                       "Cluster.Strategy.Kubernetes (kubernetes)");
     EXPECT_FAIL("topologies:\n  t:\n    strategy: [epmd]\n",
                 LABEL ":3:15: 'strategy' must be a non-empty string");
@@ -773,32 +785,39 @@ static void test_nameservers(void **state)
 {
     (void)state;
     config *cfg = expect_ok("resolver:\n  nameservers: [\"10.0.0.1\", \"10.0.0.2:53\", "
-                            "\"[fe80::1]\", \"dns.local:65535\"]\n"
+                            "\"[fe80::1]\", \"10.0.0.4:65535\"]\n"
                             "topologies: {t: {strategy: local_epmd}}\n");
     assert_int_equal(cfg->n_nameservers, 4);
-    assert_string_equal(cfg->nameservers[3], "dns.local:65535");
+    assert_string_equal(cfg->nameservers[3], "10.0.0.4:65535");
     config_free(cfg);
 
-    EXPECT_FAIL("resolver:\n  nameservers:\n    - \"127.0.0.1:0\"\n    - \":53\"\n"
-                "    - \"::1\"\n    - \"[::1]:53\"\n    - \"[::1]x\"\n    - \"[zz]:53\"\n"
-                "    - \"h:65536\"\n    - \"h:5x\"\n    - \"h:\"\n"
+    EXPECT_FAIL(
+        "resolver:\n  nameservers:\n    - \"127.0.0.1:0\"\n    - \":53\"\n"
+        "    - \"::1\"\n    - \"[::1]:53\"\n    - \"[::1]x\"\n    - \"[zz]:53\"\n"
+        "    - \"h:65536\"\n    - \"h:5x\"\n    - \"h:\"\n"
+        "topologies: {t: {strategy: local_epmd}}\n",
+        LABEL ":3:7: nameserver '127.0.0.1:0' must be an IP address or \"ip:port\" with a "
+              "port from 1 to 65535 (IPv6 as \"[::1]:53\")",
+        LABEL ":4:7: nameserver ':53' must be an IP address or \"ip:port\" with a port from "
+              "1 to 65535 (IPv6 as \"[::1]:53\")",
+        LABEL ":5:7: nameserver '::1' must be an IP address or \"ip:port\" with a port from "
+              "1 to 65535 (IPv6 as \"[::1]:53\")",
+        LABEL ":7:7: nameserver '[::1]x' must be an IP address or \"ip:port\" with a port "
+              "from 1 to 65535 (IPv6 as \"[::1]:53\")",
+        LABEL ":8:7: nameserver '[zz]:53' must be an IP address or \"ip:port\" with a port "
+              "from 1 to 65535 (IPv6 as \"[::1]:53\")",
+        LABEL ":9:7: nameserver 'h:65536' must be an IP address or \"ip:port\" with a port "
+              "from 1 to 65535 (IPv6 as \"[::1]:53\")",
+        LABEL ":10:7: nameserver 'h:5x' must be an IP address or \"ip:port\" with a port "
+              "from 1 to 65535 (IPv6 as \"[::1]:53\")",
+        LABEL ":11:7: nameserver 'h:' must be an IP address or \"ip:port\" with a port from "
+              "1 to 65535 (IPv6 as \"[::1]:53\")");
+    /* A resolver cannot be found by name. */
+    EXPECT_FAIL("resolver:\n  nameservers: [\"dns.local:53\"]\n"
                 "topologies: {t: {strategy: local_epmd}}\n",
-                LABEL ":3:7: nameserver '127.0.0.1:0' must be \"host\" or \"host:port\" with a "
-                      "port from 1 to 65535 (IPv6 as \"[::1]:53\")",
-                LABEL ":4:7: nameserver ':53' must be \"host\" or \"host:port\" with a port from "
-                      "1 to 65535 (IPv6 as \"[::1]:53\")",
-                LABEL ":5:7: nameserver '::1' must be \"host\" or \"host:port\" with a port from "
-                      "1 to 65535 (IPv6 as \"[::1]:53\")",
-                LABEL ":7:7: nameserver '[::1]x' must be \"host\" or \"host:port\" with a port "
-                      "from 1 to 65535 (IPv6 as \"[::1]:53\")",
-                LABEL ":8:7: nameserver '[zz]:53' must be \"host\" or \"host:port\" with a port "
-                      "from 1 to 65535 (IPv6 as \"[::1]:53\")",
-                LABEL ":9:7: nameserver 'h:65536' must be \"host\" or \"host:port\" with a port "
-                      "from 1 to 65535 (IPv6 as \"[::1]:53\")",
-                LABEL ":10:7: nameserver 'h:5x' must be \"host\" or \"host:port\" with a port "
-                      "from 1 to 65535 (IPv6 as \"[::1]:53\")",
-                LABEL ":11:7: nameserver 'h:' must be \"host\" or \"host:port\" with a port from "
-                      "1 to 65535 (IPv6 as \"[::1]:53\")");
+                LABEL
+                ":2:17: nameserver 'dns.local:53' must be an IP address or \"ip:port\" with a "
+                "port from 1 to 65535 (IPv6 as \"[::1]:53\")");
 }
 
 static void test_load_file(void **state)
