@@ -129,4 +129,42 @@ defmodule Clusterd.KubeProtocolTest do
     refute Harness.clusterd_log(h) =~ "member left"
     assert {:ok, 0} = Harness.stop_clusterd(h)
   end
+
+  test "discover shows what the API returned and why each pod is in or out",
+       %{ctx: ctx, fx: fx, sa: sa} do
+    K.pod(fx, "myapp-2", ready: false)
+    K.pod(fx, "myapp-3", terminating: true)
+    K.pod(fx, "myapp-9", labels: %{"app" => "myapp"}, ready: false)
+
+    config =
+      Harness.write_config(ctx,
+        topologies: [
+          {"k8s", "kubernetes",
+           [
+             kubernetes_selector: "app=myapp",
+             kubernetes_node_basename: "app",
+             kubernetes_ip_lookup_mode: "pods",
+             kubernetes_service_account_path: sa
+           ]}
+        ]
+      )
+
+    r = Harness.run_cli(ctx, ["discover", "-c", config, "--json"], env: K.in_cluster_env(fx))
+    assert r.status == 0, r.err
+    t = Clusterd.JSON.decode!(r.out)["topologies"]["k8s"]
+    assert t["members"] == ["app@127.0.1.1", "app@127.0.1.4", "app@127.0.1.5"]
+    assert t["leaving"] == ["app@127.0.1.3"]
+    ev = Enum.join(t["evidence"], "\n")
+    assert ev =~ "GET /api/v1/namespaces/default/pods?labelSelector=app%3Dmyapp"
+    assert ev =~ ~r/127\.0\.1\.2 \(pod myapp-2.*not ready: not a member/
+    assert ev =~ ~r/127\.0\.1\.3 \(pod myapp-3.*terminating: app@127\.0\.1\.3 is leaving/
+    assert ev =~ "pod myapp-9: no IP yet"
+    assert ev =~ ~r/127\.0\.1\.1 \(pod myapp-1.*ready: member app@127\.0\.1\.1/
+
+    # the API failing: exit 1 and the reason
+    K.fault(fx, status: 403)
+    r = Harness.run_cli(ctx, ["discover", "-c", config], env: K.in_cluster_env(fx))
+    assert r.status == 1
+    assert r.out =~ "FAILED" and r.out =~ "403 Forbidden"
+  end
 end
