@@ -190,6 +190,37 @@ defmodule Clusterd.KubeAccessTest do
     assert length(String.split(File.read!(runs), "\n", trim: true)) >= 2
   end
 
+  test "kubeconfig: a failing exec plugin (v1beta1) fails the round, then recovers",
+       %{ctx: ctx, fx: fx} do
+    plugin = Path.join(ctx.dir, "plugin.sh")
+    ok = Path.join(ctx.dir, "plugin.ok")
+
+    File.write!(plugin, """
+    #!/bin/sh
+    [ -f "$OK" ] || { echo "plugin: not logged in" >&2; exit 3; }
+    echo '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"tok-1"}}'
+    """)
+
+    File.chmod!(plugin, 0o755)
+
+    kc =
+      K.kubeconfig!(fx, Path.join(ctx.dir, "kubeconfig"),
+        user: %{
+          "exec" => %{
+            "apiVersion" => "client.authentication.k8s.io/v1beta1",
+            "command" => plugin,
+            "env" => [{"OK", ok}]
+          }
+        }
+      )
+
+    h = Harness.start_clusterd(ctx, config(ctx, kubeconfig: kc, context: "test"))
+    Harness.wait_for_log(ctx, h, ~r/discovery failed.*exec plugin exited with status 3/)
+    assert K.requests(fx) == []
+    File.write!(ok, "")
+    joined(ctx, h, "127.0.1.10")
+  end
+
   test "kubeconfig: insecure-skip-tls-verify works and is warned about", %{ctx: ctx, fx: fx} do
     kc =
       K.kubeconfig!(fx, Path.join(ctx.dir, "kubeconfig"),
