@@ -22,25 +22,52 @@ epmd -port "$port" & epmd_pid=$!
 sleep 0.3
 
 echo "bench: running (several minutes; results in BENCHMARKS.md)" >&2
-elixir --hidden --name "bench-$$@127.0.0.1" bench/mesh_bench.exs
+# BENCH_ONLY_TLS=1: only the TLS comparison (its section in BENCHMARKS.md is replaced).
+if [ -z "${BENCH_ONLY_TLS:-}" ]; then
+  elixir --hidden --name "bench-$$@127.0.0.1" bench/mesh_bench.exs
 
-# DNS discovery on pod-like hosts (network namespaces: needs root).
-if [ "$(id -u)" -eq 0 ] && command -v named >/dev/null; then
-  echo "bench: DNS discovery (record appears -> meshed)" >&2
-  export BENCH_DNS_OUT=$tmp/dns.md CLUSTERD_TEST_TMP=$tmp/dns CLUSTERD_TEST_RUN="bench-$$"
-  mkdir -p "$CLUSTERD_TEST_TMP"
-  if elixir --hidden \
-      --erl "-epmd_module Elixir.Clusterd.ObserverEpmd -setcookie observer-boot -start_epmd false +Bd" \
-      bench/dns_bench.exs >"$tmp/dns.log" 2>&1; then
-    cat "$BENCH_DNS_OUT" >> BENCHMARKS.md
+  # DNS discovery on pod-like hosts (network namespaces: needs root).
+  if [ "$(id -u)" -eq 0 ] && command -v named >/dev/null; then
+    echo "bench: DNS discovery (record appears -> meshed)" >&2
+    export BENCH_DNS_OUT=$tmp/dns.md CLUSTERD_TEST_TMP=$tmp/dns CLUSTERD_TEST_RUN="bench-$$"
+    mkdir -p "$CLUSTERD_TEST_TMP"
+    if elixir --hidden \
+        --erl "-epmd_module Elixir.Clusterd.ObserverEpmd -setcookie observer-boot -start_epmd false +Bd" \
+        bench/dns_bench.exs >"$tmp/dns.log" 2>&1; then
+      cat "$BENCH_DNS_OUT" >> BENCHMARKS.md
+    else
+      echo "bench: DNS benchmark failed; log:" >&2
+      tail -n 40 "$tmp/dns.log" >&2
+    fi
   else
-    echo "bench: DNS benchmark failed; log:" >&2
-    tail -n 40 "$tmp/dns.log" >&2
+    printf '\n## DNS discovery: record appears → pod meshed\n\nNot run: needs root (network namespaces) and bind9.\n' >> BENCHMARKS.md
   fi
-else
-  printf '\n## DNS discovery: record appears → pod meshed\n\nNot run: needs root (network namespaces) and bind9.\n' >> BENCHMARKS.md
 fi
 
+# TLS next to plain TCP: one CA, one certificate for all members, one for the
+# observer and one for clusterd (subjectAltName with the host as DNS and IP,
+# as OTP's host name check wants), then the same measurements twice.
+pki=$tmp/tls
+mkdir -p "$pki"
+ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+(cd "$pki" &&
+  openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.crt -subj /CN=bench-ca -days 2 &&
+  printf 'subjectAltName=DNS:127.0.0.1,IP:127.0.0.1\n' > san.ext &&
+  for n in member observer clusterd; do
+    openssl req "${ec[@]}" -keyout $n.key -out $n.csr -subj /CN=$n &&
+    openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $n.crt \
+      -days 2 -extfile san.ext || exit 1
+    opts="{certfile, \"$pki/$n.crt\"}, {keyfile, \"$pki/$n.key\"}, {cacertfile, \"$pki/ca.crt\"}, {verify, verify_peer}"
+    printf '[{server, [%s, {fail_if_no_peer_cert, true}]},\n {client, [{server_name_indication, disable}, %s]}].\n' \
+      "$opts" "$opts" > $n.conf
+  done) >/dev/null 2>&1 || { echo "bench: openssl failed" >&2; exit 1; }
+
+BENCH_TRANSPORT=tcp elixir --hidden --name "bench-tcp-$$@127.0.0.1" bench/tls_bench.exs
+BENCH_TRANSPORT=tls \
+BENCH_MEMBER_ARGS="-proto_dist inet_tls -ssl_dist_optfile $pki/member.conf" \
+BENCH_NODE_EXTRA=$'  tls:\n    certfile: '"$pki"$'/clusterd.crt\n    keyfile: '"$pki"$'/clusterd.key\n    cacertfile: '"$pki"$'/ca.crt' \
+  elixir --hidden --name "bench-tls-$$@127.0.0.1" \
+  --erl "-proto_dist inet_tls -ssl_dist_optfile $pki/observer.conf" bench/tls_bench.exs
 
 # Kubernetes discovery (API load vs libcluster's polling, watch event → meshed):
 # appended as its own section.

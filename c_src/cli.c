@@ -141,7 +141,8 @@ int cli_make_cnode(const cli_opts *o, const config *cfg, const char *peer_hint, 
         cnode_unique_alive(unique, sizeof(unique), "clusterd-cli");
         name = unique;
     }
-    int rc = cnode_init(cn, name, longnames, cookie, err, sizeof(err));
+    int rc =
+        cnode_init_tls(cn, name, longnames, cookie, cfg ? cfg->node.tls : NULL, err, sizeof(err));
     cookie_wipe(cookie, sizeof(cookie));
     if (rc < 0) {
         fprintf(stderr, "clusterd: %s\n", err);

@@ -45,15 +45,6 @@ int cmd_run(int argc, char **argv)
     }
     cfg = cli_load_config(&o);
     if (!cfg) goto out;
-    if (cfg->node.visible) {
-        /* Visible mode needs the global-protocol answers of issue 6; running
-         * hidden while the config says visible would be a silent surprise. */
-        fprintf(stderr,
-                "%s: visibility: visible is not supported by this build yet; use "
-                "hidden (the default)\n",
-                o.config_path);
-        goto out;
-    }
 
     /* A dead peer must cost an error, not the process; keep the cookie
      * out of core dumps. */
@@ -68,12 +59,15 @@ int cmd_run(int argc, char **argv)
         log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
         goto out;
     }
-    int rc = cnode_init(&cn, cfg->node.name, cfg->node.longnames, cookie, err, sizeof(err));
+    int rc = cnode_init_tls(&cn, cfg->node.name, cfg->node.longnames, cookie, cfg->node.tls, err,
+                            sizeof(err));
     cookie_wipe(cookie, sizeof(cookie));
     if (rc < 0) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
         goto out;
     }
+    /* Before the first handshake (accepts included); fixed for this run. */
+    cnode_set_visible(&cn, cfg->node.visible);
     if (cnode_listen_publish(&cn, 5000, err, sizeof(err)) < 0) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
         goto out;
@@ -94,8 +88,9 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     log_event(LOG_LEVEL_INFO, "clusterd started", "node", cn.name, "visibility",
-              visible ? "visible" : "hidden", "port", port, "topologies", topo_count,
-              "cookie_source", source, "version", CLUSTERD_VERSION, LOG_END);
+              visible ? "visible" : "hidden", "transport", cn.tls ? "tls" : "tcp", "port", port,
+              "topologies", topo_count, "cookie_source", source, "version", CLUSTERD_VERSION,
+              LOG_END);
     uv_run(&loop, UV_RUN_DEFAULT);
     log_event(LOG_LEVEL_INFO, "clusterd stopped", LOG_END);
     status = EXIT_OK;

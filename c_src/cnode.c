@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tls_transport.h"
 #include "transport.h"
 
 int cnode_global_init(void)
@@ -57,6 +58,12 @@ void cnode_clear(cnode *cn)
 int cnode_init(cnode *cn, const char *name, bool longnames, const char *cookie, char *err,
                size_t errlen)
 {
+    return cnode_init_tls(cn, name, longnames, cookie, NULL, err, errlen);
+}
+
+int cnode_init_tls(cnode *cn, const char *name, bool longnames, const char *cookie,
+                   const config_tls *tls, char *err, size_t errlen)
+{
     cnode_clear(cn);
     if (cnode_global_init() != 0) {
         snprintf(err, errlen, "erl_interface failed to initialise");
@@ -98,12 +105,23 @@ int cnode_init(cnode *cn, const char *name, bool longnames, const char *cookie, 
         cn->creation = random_u32();
     } while (cn->creation < 4);
     ei_socket_callbacks *cbs = transport_tcp_callbacks();
+    void *layer = NULL; /* plain TCP */
+    if (tls) {
+        if (!(cn->tls = tls_context_new(tls, err, errlen))) return -1;
+        layer = (void *)tls_context_layer(cn->tls);
+    }
     if (ei_connect_xinit_ussi(&cn->ec, cn->host, cn->alive, cn->name, NULL, cookie, cn->creation,
-                              cbs, sizeof(*cbs), NULL) < 0) {
+                              cbs, sizeof(*cbs), layer) < 0) {
         snprintf(err, errlen, "erl_interface rejected the node name '%s'", cn->name);
         return -1;
     }
     return 0;
+}
+
+void cnode_set_visible(cnode *cn, bool visible)
+{
+    cn->visible = visible;
+    transport_set_published(visible);
 }
 
 int cnode_listen_publish(cnode *cn, int timeout_ms, char *err, size_t errlen)
@@ -137,6 +155,8 @@ void cnode_close(cnode *cn)
         ei_close_connection(cn->listen_fd);
         cn->listen_fd = -1;
     }
+    tls_context_free(cn->tls); /* every connection made with it is closed by now */
+    cn->tls = NULL;
     /* wipe the cookie from ei's structure */
     memset(cn->ec.ei_connect_cookie, 0, sizeof(cn->ec.ei_connect_cookie));
 }

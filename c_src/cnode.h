@@ -10,6 +10,9 @@
 
 #include "nodename.h"
 
+struct config_tls;
+struct tls_context;
+
 typedef struct cnode {
     ei_cnode ec;
     char name[NODENAME_MAX + 1];
@@ -18,7 +21,9 @@ typedef struct cnode {
     unsigned creation;
     int listen_fd; /* -1 until cnode_listen */
     int port;
-    int epmd_fd; /* the EPMD registration; -1 when not published */
+    int epmd_fd;             /* the EPMD registration; -1 when not published */
+    struct tls_context *tls; /* distribution over TLS (owned); NULL = plain TCP */
+    bool visible;            /* DFLAG_PUBLISHED in our handshakes (cnode_set_visible) */
 } cnode;
 
 /* Puts cn in the empty state cnode_close accepts (no sockets), so that a
@@ -34,6 +39,19 @@ int cnode_global_init(void);
  * into ei's structure only; the caller should wipe its own copy. */
 int cnode_init(cnode *cn, const char *name, bool longnames, const char *cookie, char *err,
                size_t errlen);
+
+/* cnode_init, with distribution over TLS when tls is not NULL (node.tls:):
+ * every connection made or accepted by cn then runs TLS first. Fails with a
+ * reason naming the file when a certificate or key cannot be loaded. */
+int cnode_init_tls(cnode *cn, const char *name, bool longnames, const char *cookie,
+                   const struct config_tls *tls, char *err, size_t errlen);
+
+/* Visible (a published node: in the members' nodes()) or hidden, the
+ * default, for every connection made or accepted afterwards. Process-wide
+ * (it lives in the transport); call before the first connect. Changing it
+ * later would leave existing connections as they were, so `run` sets it
+ * once and a reload only warns. */
+void cnode_set_visible(cnode *cn, bool visible);
 
 /* Listens on an ephemeral port and registers the name in EPMD (timeout_ms).
  * Fails when the name is already registered. */

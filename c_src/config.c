@@ -17,6 +17,7 @@
 
 #include "config_yaml.h"
 #include "discovery.h"
+#include "tls_config.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024) /* a config is a few KiB; refuse anything huge */
 #define CONFIG_TOPOLOGIES_MAX 256
@@ -157,7 +158,7 @@ static void cfg_read_node(cfg_ctx *c, const yaml_node_t *key, const yaml_node_t 
     opt_values ov = {0};
     if (!cfg_expect_map(c, val, "node")) val = NULL;
     if (cfg_read_map(c, val, key, &m, &ov) < 0) goto done;
-    if (extras[0].key) cfg_error(c, extras[0].key, "'tls' is not supported by this build yet");
+    if (extras[0].key) tls_config_read(c, extras[0].key, extras[0].value, &node->tls);
 
     const opt_value *name = opts_get(&ov, "name"), *sname = opts_get(&ov, "sname");
     if (name->set && sname->set) {
@@ -195,8 +196,10 @@ static void cfg_read_node(cfg_ctx *c, const yaml_node_t *key, const yaml_node_t 
     if (node->visible && vis->set)
         cfg_warn_pos(c, vis->line, vis->col,
                      "visibility: visible puts clusterd in every member's nodes(), so "
-                     "rpc:multicall(nodes(), ...) on a member returns {badrpc, notsup} for it; "
-                     "changing visibility needs a restart of clusterd");
+                     "rpc:multicall(nodes(), ...) on a member returns {badrpc, notsup} for it "
+                     "and code that calls every node in nodes() must leave it out; members "
+                     "with global_groups disconnect it; changing visibility needs a restart "
+                     "of clusterd");
     node->connect_timeout_ms = opts_int(&ov, "connect_timeout");
     node->rpc_timeout_ms = opts_int(&ov, "rpc_timeout");
     node->net_ticktime_s = opts_int(&ov, "net_ticktime");
@@ -776,6 +779,7 @@ void config_free(config *cfg)
     free(cfg->node.name);
     free(cfg->node.cookie_file);
     free(cfg->node.cookie_env);
+    tls_config_free(cfg->node.tls);
     for (size_t k = 0; k < cfg->n_nameservers; k++)
         free(cfg->nameservers[k]);
     free(cfg->nameservers);

@@ -11,6 +11,7 @@
 #include "opts.h"
 
 struct strategy_ops;
+struct config_tls;
 
 /* One argument of a connect/disconnect MFA, as written in YAML. */
 typedef enum { MFA_ARG_INT, MFA_ARG_ATOM, MFA_ARG_BINARY } mfa_arg_kind;
@@ -49,6 +50,7 @@ typedef struct config_node {
     long long connect_timeout_ms; /* total deadline for EPMD lookup + handshake */
     long long rpc_timeout_ms;     /* deadline for every RPC */
     long long net_ticktime_s;     /* members' net_ticktime; links silent for this long are dead */
+    struct config_tls *tls;       /* node.tls: distribution over TLS (owned); NULL = plain TCP */
 } config_node;
 
 typedef struct config {

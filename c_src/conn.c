@@ -2,6 +2,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,18 +51,32 @@ void conn_close(conn *c, const char *reason)
     if (fd >= 0) ei_close_connection(fd);
 }
 
+/* A reason for a failed read or write: the stream's own words if it has
+ * them (TLS), else errno's. */
+static void io_reason(const conn *c, const char *what, char *out, size_t outlen)
+{
+    const char *why = transport_stream_error(&c->stream);
+    snprintf(out, outlen, "%s failed: %s", what, why ? why : strerror(errno));
+}
+
 /* Writes as much of the output buffer as the socket takes now. */
 static int conn_flush(conn *c)
 {
+    c->write_wants_read = false;
     while (c->out_off < c->out_len) {
-        ssize_t w = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+        short want = 0;
+        ssize_t w = transport_stream_write(&c->stream, c->fd, c->out + c->out_off,
+                                           c->out_len - c->out_off, &want);
         if (w > 0) {
             c->out_off += (size_t)w;
             c->bytes_out += (uint64_t)w;
             continue;
         }
         if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->write_wants_read = want == POLLIN;
+            break;
+        }
         return -1;
     }
     if (c->out_off == c->out_len) {
@@ -85,8 +100,8 @@ int conn_send_packet(conn *c, const char *pkt, size_t len)
     c->out_len += len;
     c->last_tx_ms = transport_now_ms();
     if (conn_flush(c) < 0) {
-        char reason[128];
-        snprintf(reason, sizeof(reason), "write failed: %s", strerror(errno));
+        char reason[256];
+        io_reason(c, "write", reason, sizeof(reason));
         conn_close(c, reason);
         return -1;
     }
@@ -124,7 +139,10 @@ static void conn_on_readable(conn *c)
             conn_close(c, "out of memory for the receive buffer");
             return;
         }
-        ssize_t r = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+        short want = 0;
+        c->read_wants_write = false;
+        ssize_t r = transport_stream_read(&c->stream, c->fd, c->in + c->in_len,
+                                          c->in_cap - c->in_len, &want);
         if (r > 0) {
             c->in_len += (size_t)r;
             c->bytes_in += (uint64_t)r;
@@ -135,10 +153,11 @@ static void conn_on_readable(conn *c)
         } else if (errno == EINTR) {
             continue;
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            c->read_wants_write = want == POLLOUT;
             break;
         } else {
-            char reason[128];
-            snprintf(reason, sizeof(reason), "read failed: %s", strerror(errno));
+            char reason[256];
+            io_reason(c, "read", reason, sizeof(reason));
             conn_close(c, reason);
             return;
         }
@@ -178,20 +197,31 @@ static void conn_poll_cb(uv_poll_t *h, int status, int events)
         conn_close(c, uv_strerror(status));
         return;
     }
-    if (events & UV_WRITABLE) {
+    /* A TLS stream may need the other direction to make progress, and may
+     * hold received data the socket no longer signals (pending). */
+    bool out_waiting = c->out_len > c->out_off;
+    if (out_waiting &&
+        ((events & UV_WRITABLE) || (c->write_wants_read && (events & UV_READABLE)))) {
         if (conn_flush(c) < 0) {
-            conn_close(c, "write failed");
+            char reason[256];
+            io_reason(c, "write", reason, sizeof(reason));
+            conn_close(c, reason);
             return;
         }
     }
-    if (events & UV_READABLE) conn_on_readable(c);
+    if ((events & UV_READABLE) || (c->read_wants_write && (events & UV_WRITABLE)) ||
+        transport_stream_pending(&c->stream) > 0)
+        conn_on_readable(c);
     if (!c->closing) conn_update_poll(c);
 }
 
 static void conn_update_poll(conn *c)
 {
     if (c->closing) return;
-    int ev = UV_READABLE | (c->out_len > c->out_off ? UV_WRITABLE : 0);
+    bool out_waiting = c->out_len > c->out_off && !c->write_wants_read;
+    /* Data already decoded inside the stream: come back at once. */
+    bool pending = transport_stream_pending(&c->stream) > 0;
+    int ev = UV_READABLE | (out_waiting || c->read_wants_write || pending ? UV_WRITABLE : 0);
     uv_poll_start(&c->poll, ev, conn_poll_cb);
     c->poll_started = true;
 }
@@ -203,11 +233,13 @@ conn *conn_open(uv_loop_t *loop, int fd, const char *peer, unsigned net_ticktime
     if (!c) return NULL;
     c->loop = loop;
     c->fd = fd;
+    c->stream = transport_stream_of(fd);
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     c->on_msg = on_msg;
     c->on_closed = on_closed;
     c->arg = arg;
     c->ticktime_ms = (uint64_t)net_ticktime_s * 1000u;
+    c->tick_ms = c->ticktime_ms / 4;
     c->last_rx_ms = c->last_tx_ms = transport_now_ms();
     if (uv_poll_init(loop, &c->poll, fd) != 0) {
         free(c);
@@ -216,6 +248,11 @@ conn *conn_open(uv_loop_t *loop, int fd, const char *peer, unsigned net_ticktime
     c->poll.data = c;
     conn_update_poll(c);
     return c;
+}
+
+void conn_set_tick_interval(conn *c, uint64_t interval_ms)
+{
+    c->tick_ms = interval_ms;
 }
 
 void conn_tick(conn *c, uint64_t now_ms)
@@ -229,8 +266,15 @@ void conn_tick(conn *c, uint64_t now_ms)
         conn_close(c, reason);
         return;
     }
-    if (now_ms - c->last_tx_ms >= c->ticktime_ms / 4) {
+    if (now_ms - c->last_tx_ms >= c->tick_ms) {
         static const char tick[4] = {0, 0, 0, 0};
         (void)conn_send_packet(c, tick, 4);
     }
+}
+
+void conn_set_handlers(conn *c, conn_msg_fn on_msg, conn_closed_fn on_closed, void *arg)
+{
+    c->on_msg = on_msg;
+    c->on_closed = on_closed;
+    c->arg = arg;
 }

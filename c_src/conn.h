@@ -15,6 +15,7 @@
 
 #include "dist.h"
 #include "nodename.h"
+#include "transport.h"
 
 #define CONN_MAX_OUTBUF (16u * 1024u * 1024u)
 
@@ -27,6 +28,9 @@ typedef struct conn {
     int fd;
     char peer[NODENAME_MAX + 1];
     uv_poll_t poll;
+    transport_stream stream; /* plain TCP or TLS: reads and writes go through it */
+    bool read_wants_write;   /* the stream's read waits for the fd to be writable (TLS) */
+    bool write_wants_read;   /* and its write for readable */
     bool poll_started;
     bool closing;
     char *in;
@@ -36,6 +40,7 @@ typedef struct conn {
     uint64_t last_rx_ms;
     uint64_t last_tx_ms;
     uint64_t ticktime_ms;
+    uint64_t tick_ms; /* send a tick after this long without writing */
     conn_msg_fn on_msg;
     conn_closed_fn on_closed;
     void *arg;
@@ -51,6 +56,13 @@ conn *conn_open(uv_loop_t *loop, int fd, const char *peer, unsigned net_ticktime
  * the connection is closing or the peer is not reading (the conn is then
  * closed with a reason). */
 int conn_send_packet(conn *c, const char *pkt, size_t len);
+/* Hands the connection to another owner: its messages and its close go to
+ * on_msg/on_closed with arg from now on. */
+void conn_set_handlers(conn *c, conn_msg_fn on_msg, conn_closed_fn on_closed, void *arg);
+
+/* Ticks after interval_ms without writing (default: net_ticktime / 4, which
+ * is enough for a hidden node: the BEAM ticks hidden peers itself). */
+void conn_set_tick_interval(conn *c, uint64_t interval_ms);
 
 /* Called about once a second by the owner: sends a tick when idle, closes
  * the connection when the peer has been silent for net_ticktime. */

@@ -41,6 +41,7 @@ json_t *coordinator_status_json(const coordinator *co)
     json_object_set_new(root, "node", json_string(co->cn->name));
     /* this incarnation: pids of an earlier one (another creation) are refused */
     json_object_set_new(root, "creation", json_integer((json_int_t)co->cn->creation));
+    json_object_set_new(root, "visibility", json_string(co->cn->visible ? "visible" : "hidden"));
     json_t *topos = json_object();
     for (size_t t = 0; t < co->n_topos; t++) {
         const topo_state *ts = &co->topos[t];
@@ -131,6 +132,7 @@ json_t *coordinator_status_json(const coordinator *co)
     json_object_set_new(stats, "connects_failed", json_integer((json_int_t)st->connects_failed));
     json_object_set_new(stats, "node_events", json_integer((json_int_t)st->events));
     json_object_set_new(stats, "dropped_messages", json_integer((json_int_t)st->dropped_messages));
+    json_object_set_new(stats, "peer_answers", json_integer((json_int_t)st->peer_answers));
     json_object_set_new(root, "stats", stats);
     return root;
 }

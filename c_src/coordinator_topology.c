@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "strv.h"
+#include "tls_config.h"
 
 /* ---- discovery reports ---- */
 
@@ -226,20 +227,19 @@ void coordinator_reload(coordinator *co)
                   co->config_path, LOG_END);
         return;
     }
-    if (cfg->node.visible) {
-        log_event(LOG_LEVEL_ERROR,
-                  "reload rejected: visibility: visible is not supported by this build", "config",
-                  co->config_path, LOG_END);
-        config_free(cfg);
-        return;
-    }
     const config_node *a = &co->cfg->node, *b = &cfg->node;
     if (str_differs(a->name, b->name) || a->longnames != b->longnames ||
-        str_differs(a->cookie_file, b->cookie_file) || str_differs(a->cookie_env, b->cookie_env))
+        str_differs(a->cookie_file, b->cookie_file) || str_differs(a->cookie_env, b->cookie_env) ||
+        tls_config_differs(a->tls, b->tls))
         log_event(LOG_LEVEL_WARN,
-                  "node name and cookie settings change only with a restart; keeping the "
+                  "node name, cookie and tls settings change only with a restart; keeping the "
                   "running ones",
                   LOG_END);
+    if (b->visible != co->cn->visible)
+        log_event(LOG_LEVEL_WARN,
+                  "visibility changes only with a restart of clusterd; keeping the running one",
+                  "running", co->cn->visible ? "visible" : "hidden", "configured",
+                  b->visible ? "visible" : "hidden", LOG_END);
     generation *g = generation_new(co, cfg);
     if (!g) {
         log_errorf("reload failed: out of memory");

@@ -39,6 +39,8 @@ const char *dial_failure_word(dial_failure f)
         return "refused";
     case DIAL_TIMEOUT:
         return "timeout";
+    case DIAL_TLS:
+        return "tls";
     case DIAL_FAILED:
         break;
     }
@@ -90,6 +92,7 @@ int dial_node_info(cnode *cn, const char *node, unsigned timeout_ms, dial_info *
         return -1;
     }
     transport_thread_prepare(deadline, (struct sockaddr *)&addr, alen, -1);
+    transport_thread_expect_host(host); /* for the TLS certificate check */
     /* ei wants an IPv4 address; the transport connects to the real one. */
     struct in_addr v4 = {.s_addr = htonl(INADDR_LOOPBACK)};
     if (addr.ss_family == AF_INET) v4 = ((struct sockaddr_in *)&addr)->sin_addr;
@@ -99,10 +102,35 @@ int dial_node_info(cnode *cn, const char *node, unsigned timeout_ms, dial_info *
     if (fd < 0) {
         transport_failure f;
         transport_thread_failure(&f);
-        if (f.timed_out || erl_errno == ETIMEDOUT) {
+        if (f.layer_error[0]) {
+            di->why = DIAL_TLS;
+            snprintf(err, errlen, "TLS %s %s failed: %s",
+                     f.layer_handshake ? "handshake with" : "connection to", node, f.layer_error);
+        } else if (f.timed_out && f.layer_handshake) {
+            di->why = DIAL_TIMEOUT;
+            snprintf(err, errlen,
+                     "timeout after %u ms (TLS handshake on port %d: is %s running "
+                     "-proto_dist inet_tls?)",
+                     timeout_ms, einfo.port, node);
+        } else if (f.peer_speaks_tls) {
+            di->why = DIAL_TLS;
+            snprintf(err, errlen,
+                     "%s answered the distribution handshake with TLS: it runs TLS distribution "
+                     "(-proto_dist inet_tls); configure node.tls",
+                     node);
+        } else if (f.closed_after_name) {
+            di->why = DIAL_TLS;
+            snprintf(err, errlen,
+                     "%s closed the connection right after our name, without a status: does it "
+                     "run TLS distribution (-proto_dist inet_tls)? then configure node.tls",
+                     node);
+        } else if (f.timed_out || erl_errno == ETIMEDOUT) {
             di->why = DIAL_TIMEOUT;
             snprintf(err, errlen, "timeout after %u ms (distribution handshake on port %d)",
                      timeout_ms, einfo.port);
+        } else if (f.not_published) {
+            di->why = DIAL_FAILED;
+            snprintf(err, errlen, "handshake with %s: could not mark ourselves visible", node);
         } else if (f.peer_status[0] && strcmp(f.peer_status, "ok") != 0) {
             di->why = DIAL_REFUSED;
             snprintf(err, errlen, "handshake refused by %s: status '%s'", node, f.peer_status);

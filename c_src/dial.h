@@ -20,6 +20,7 @@ typedef enum {
     DIAL_COOKIE,         /* the peer closed after our challenge reply: cookie mismatch */
     DIAL_REFUSED,        /* the peer refused with a status (not_allowed, alive, ...) */
     DIAL_TIMEOUT,        /* the total deadline passed */
+    DIAL_TLS,            /* TLS failed (certificate, alert), or TLS on one side only */
     DIAL_FAILED,         /* anything else */
 } dial_failure;
 

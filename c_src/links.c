@@ -12,6 +12,7 @@
 
 #include "dial.h"
 #include "log.h"
+#include "peer_proto.h"
 #include "term.h"
 #include "transport.h"
 
@@ -90,6 +91,7 @@ struct links {
     uv_timer_t housekeeping;
     bool shutting_down;
     int accepts_in_flight;
+    erlang_pid self_pid; /* the sender of what we send by name (peer_proto) */
     links_stats stats;
 };
 
@@ -101,6 +103,29 @@ static void housekeeping_cb(uv_timer_t *t);
 
 /* ---- settings and small helpers ---- */
 
+/* Ticks: a quarter of net_ticktime, at most once a second. */
+static unsigned housekeeping_period(const links_settings *s)
+{
+    unsigned period = s->net_ticktime_s * 1000u / 4u;
+    if (period > 1000) period = 1000;
+    if (period == 0) period = 250;
+    return period;
+}
+
+/* Every connection gets our ticks. Hidden, a quarter of net_ticktime is
+ * enough (the BEAM ticks a hidden peer whenever it has read nothing). A
+ * visible node is ticked by the BEAM only while the BEAM itself writes
+ * nothing, so a member streaming to us would see silence and drop us:
+ * visible, we tick at every housekeeping round unless we just wrote, which
+ * also covers members whose net_ticktime is shorter than ours. */
+static conn *links_conn_open(links *ls, int fd, const char *peer, conn_msg_fn on_msg,
+                             conn_closed_fn on_closed, void *arg)
+{
+    conn *c = conn_open(ls->loop, fd, peer, ls->s.net_ticktime_s, on_msg, on_closed, arg);
+    if (c && ls->cn->visible) conn_set_tick_interval(c, housekeeping_period(&ls->s) / 2);
+    return c;
+}
+
 links *links_new(uv_loop_t *loop, cnode *cn, const links_settings *s, const links_handlers *h,
                  void *arg)
 {
@@ -111,12 +136,10 @@ links *links_new(uv_loop_t *loop, cnode *cn, const links_settings *s, const link
     ls->s = *s;
     ls->h = *h;
     ls->arg = arg;
+    ei_make_pid(&cn->ec, &ls->self_pid);
     uv_timer_init(loop, &ls->housekeeping);
     ls->housekeeping.data = ls;
-    /* Ticks: a quarter of net_ticktime, at most once a second. */
-    unsigned period = ls->s.net_ticktime_s * 1000u / 4u;
-    if (period > 1000) period = 1000;
-    if (period == 0) period = 250;
+    unsigned period = housekeeping_period(&ls->s);
     uv_timer_start(&ls->housekeeping, housekeeping_cb, period, period);
     return ls;
 }
@@ -343,6 +366,8 @@ static int forwarder_source(const links *ls, char *out, size_t outlen)
     return (n > 0 && (size_t)n < outlen) ? 0 : -1;
 }
 
+static void forwarder_send_to(mlink *l, const erlang_pid *to, const char *tag);
+
 static void forwarder_spawned(mlink *l, int status, const char *buf, int idx, const char *reason,
                               void *arg)
 {
@@ -362,6 +387,16 @@ static void forwarder_spawned(mlink *l, int status, const char *buf, int idx, co
     if (!l->has_forwarder) {
         l->forwarder = pid;
         l->has_forwarder = true;
+    } else if (pid.num != l->forwarder.num || pid.serial != l->forwarder.serial) {
+        /* Another forwarder spoke first: one that outlived the previous
+         * connection (its send to us is what made the member connect again).
+         * The one just started is ours; stop the other and ask ours for the
+         * view it may have sent before we knew its pid. */
+        erlang_pid old = l->forwarder;
+        l->forwarder = pid;
+        forwarder_send_to(l, &old, "clusterd_stop");
+        l->resync_pending = true;
+        forwarder_send_to(l, &l->forwarder, "clusterd_resync");
     }
 }
 
@@ -388,7 +423,7 @@ static void link_start_forwarder(mlink *l)
 }
 
 /* Sends {Tag, Creation} to the forwarder (a plain message, not an RPC). */
-static void forwarder_send(mlink *l, const char *tag)
+static void forwarder_send_to(mlink *l, const erlang_pid *to, const char *tag)
 {
     ei_x_buff msg, pkt;
     ei_x_new_with_version(&msg);
@@ -396,10 +431,15 @@ static void forwarder_send(mlink *l, const char *tag)
     ei_x_encode_tuple_header(&msg, 2);
     ei_x_encode_atom(&msg, tag);
     ei_x_encode_ulong(&msg, l->ls->cn->creation);
-    if (dist_encode_send(&pkt, &l->forwarder, msg.buff, (size_t)msg.index) == 0 && l->c)
+    if (dist_encode_send(&pkt, to, msg.buff, (size_t)msg.index) == 0 && l->c)
         (void)conn_send_packet(l->c, pkt.buff, (size_t)pkt.index);
     ei_x_free(&msg);
     ei_x_free(&pkt);
+}
+
+static void forwarder_send(mlink *l, const char *tag)
+{
+    forwarder_send_to(l, &l->forwarder, tag);
 }
 
 void links_resync_all(links *ls)
@@ -423,8 +463,9 @@ void links_resync_all(links *ls)
     }
 }
 
-/* Decodes the list of node atoms at buf[*idx]; validated names only. */
-static int decode_node_list(const char *buf, int *idx, char ***out, size_t *n)
+/* Decodes the list of node atoms at buf[*idx]; validated names only, and
+ * not clusterd itself (a visible clusterd is in every member's nodes()). */
+static int decode_node_list(const char *buf, int *idx, const char *self, char ***out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -440,7 +481,7 @@ static int decode_node_list(const char *buf, int *idx, char ***out, size_t *n)
     for (int i = 0; i < arity; i++) {
         char atom[MAXATOMLEN_UTF8];
         if (ei_decode_atom(buf, idx, atom) < 0) goto fail;
-        if (!nodename_valid(atom, NULL, 0)) continue;
+        if (!nodename_valid(atom, NULL, 0) || strcmp(atom, self) == 0) continue;
         names[k] = strdup(atom);
         if (!names[k]) goto fail;
         k++;
@@ -492,7 +533,7 @@ static int link_handle_forwarder_msg(mlink *l, const dist_msg *m)
     if (is_nodes) {
         char **names;
         size_t n;
-        if (decode_node_list(buf, &idx, &names, &n) < 0) {
+        if (decode_node_list(buf, &idx, l->ls->cn->name, &names, &n) < 0) {
             log_event(LOG_LEVEL_WARN, "dropped a malformed nodes() list", "node", l->node, LOG_END);
             return 1;
         }
@@ -509,6 +550,7 @@ static int link_handle_forwarder_msg(mlink *l, const dist_msg *m)
         log_event(LOG_LEVEL_WARN, "dropped a malformed node event", "node", l->node, LOG_END);
         return 1;
     }
+    if (strcmp(peer, l->ls->cn->name) == 0) return 1; /* our own link, seen visible */
     char reason[ERR_LEN] = "";
     (void)term_print(buf, &idx, reason, sizeof(reason));
     l->ls->stats.events++;
@@ -518,6 +560,38 @@ static int link_handle_forwarder_msg(mlink *l, const dist_msg *m)
 }
 
 /* ---- message dispatch ---- */
+
+/* Messages to the OTP system servers a member believes we run (global,
+ * net_kernel, ...): answered by peer_proto on the same connection.
+ * Returns false if the name is not one peer_proto serves. */
+static bool links_peer_proto(links *ls, conn *c, const dist_msg *m)
+{
+    peer_proto_ctx ctx = {.self = ls->cn->name, .self_pid = &ls->self_pid, .peer = c->peer};
+    ei_x_buff out;
+    if (ei_x_new(&out) < 0) return true;
+    const char *what = "";
+    peer_proto_result r = peer_proto_handle(&ctx, m, &out, &what);
+    switch (r) {
+    case PEER_PROTO_NOT_OURS:
+        ei_x_free(&out);
+        return false;
+    case PEER_PROTO_ANSWERED:
+        ls->stats.peer_answers++;
+        log_event(LOG_LEVEL_DEBUG, "answered", "node", c->peer, "message", what, LOG_END);
+        (void)conn_send_packet(c, out.buff, (size_t)out.index);
+        break;
+    case PEER_PROTO_IGNORED:
+        log_event(LOG_LEVEL_DEBUG, "ignored", "node", c->peer, "message", what, LOG_END);
+        break;
+    case PEER_PROTO_MALFORMED:
+        ls->stats.dropped_messages++;
+        log_event(LOG_LEVEL_DEBUG, "dropped a malformed message", "node", c->peer, "to", m->toname,
+                  "message", what, LOG_END);
+        break;
+    }
+    ei_x_free(&out);
+    return true;
+}
 
 /* Messages to a pid of ours: only this incarnation's pids are accepted. */
 static bool addressed_to_us(const links *ls, const erlang_pid *to)
@@ -544,6 +618,7 @@ static void link_conn_msg(conn *c, const dist_msg *m, void *arg)
         if (l->ls->h.on_request) l->ls->h.on_request(c, m, l->ls->arg);
         return;
     }
+    if (m->has_toname && links_peer_proto(l->ls, c, m)) return;
     l->ls->stats.dropped_messages++;
 }
 
@@ -555,6 +630,7 @@ static void accepted_conn_msg(conn *c, const dist_msg *m, void *arg)
         if (ls->h.on_request) ls->h.on_request(c, m, ls->arg);
         return;
     }
+    if (m->has_toname && links_peer_proto(ls, c, m)) return;
     ls->stats.dropped_messages++;
 }
 
@@ -611,6 +687,62 @@ static void connect_work(uv_work_t *req)
         dial_node_info(job->cn, job->node, job->timeout_ms, &job->dial, job->err, sizeof(job->err));
 }
 
+/* The link runs over c from now on (our connect, or the member's own
+ * connection to us adopted): state, log, the owner's hook, the forwarder. */
+static void link_went_up(mlink *l, conn *c, const char *how)
+{
+    links *ls = l->ls;
+    l->c = c;
+    l->state = LINK_UP;
+    l->backoff_ms = 0;
+    l->failures = 0;
+    l->last_error[0] = '\0';
+    l->up_since_ms = transport_now_ms();
+    if (how)
+        log_event(LOG_LEVEL_INFO, "link up", "node", l->node, "via", how, LOG_END);
+    else
+        log_event(LOG_LEVEL_INFO, "link up", "node", l->node, LOG_END);
+    if (ls->h.on_up) ls->h.on_up(l, ls->arg);
+    if (l->state == LINK_UP && !ls->s.no_forwarder) link_start_forwarder(l);
+}
+
+/* A member that connected to us first (say, by sending to a name of ours)
+ * owns the only connection the BEAM allows between us: our own connect would
+ * be refused with status 'alive', which ei cannot answer. So a member link
+ * that is not up adopts the member's connection instead. */
+static void link_adopt(mlink *l, conn *c)
+{
+    if (l->job) {
+        l->job->l = NULL; /* a connect in flight: its result is discarded */
+        l->job = NULL;
+    }
+    uv_timer_stop(&l->retry_timer);
+    conn_set_handlers(c, link_conn_msg, link_conn_closed, l);
+    link_went_up(l, c, "the member's connection");
+}
+
+/* Takes the accepted connection from node out of the accepted list, if any. */
+static conn *accepted_take(links *ls, const char *node)
+{
+    for (accepted **pp = &ls->acc; *pp; pp = &(*pp)->next) {
+        accepted *a = *pp;
+        if (!a->c->closing && strcmp(a->c->peer, node) == 0) {
+            conn *c = a->c;
+            *pp = a->next;
+            free(a);
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static mlink *links_find(links *ls, const char *node)
+{
+    for (mlink *l = ls->head; l; l = l->next)
+        if (strcmp(l->node, node) == 0) return l;
+    return NULL;
+}
+
 static void connect_done(uv_work_t *req, int status)
 {
     connect_job *job = req->data;
@@ -642,28 +774,25 @@ static void connect_done(uv_work_t *req, int status)
         ei_close_connection(fd);
         return;
     }
-    l->c =
-        conn_open(ls->loop, fd, l->node, ls->s.net_ticktime_s, link_conn_msg, link_conn_closed, l);
-    if (!l->c) {
+    conn *c = links_conn_open(ls, fd, l->node, link_conn_msg, link_conn_closed, l);
+    if (!c) {
         ei_close_connection(fd);
         snprintf(l->last_error, sizeof(l->last_error), "out of memory");
         link_schedule_retry(l);
         return;
     }
     ls->stats.connects_ok++;
-    l->state = LINK_UP;
-    l->backoff_ms = 0;
-    l->failures = 0;
-    l->last_error[0] = '\0';
-    l->up_since_ms = transport_now_ms();
-    log_event(LOG_LEVEL_INFO, "link up", "node", l->node, LOG_END);
-    if (ls->h.on_up) ls->h.on_up(l, ls->arg);
-    if (l->state == LINK_UP && !ls->s.no_forwarder) link_start_forwarder(l);
+    link_went_up(l, c, NULL);
 }
 
 static void link_start_connect(mlink *l)
 {
     links *ls = l->ls;
+    conn *mine = accepted_take(ls, l->node);
+    if (mine) {
+        link_adopt(l, mine);
+        return;
+    }
     connect_job *job = calloc(1, sizeof(*job));
     if (!job) {
         link_schedule_retry(l);
@@ -782,10 +911,20 @@ static void accept_done(uv_work_t *req, int status)
         free(job);
         return;
     }
+    mlink *l = links_find(ls, job->peer);
+    if (l && l->state != LINK_UP && l->state != LINK_STOPPED) {
+        conn *c = links_conn_open(ls, job->result, job->peer, link_conn_msg, link_conn_closed, l);
+        if (c)
+            link_adopt(l, c);
+        else
+            ei_close_connection(job->result);
+        free(job);
+        return;
+    }
     accepted *a = calloc(1, sizeof(*a));
-    conn *c = a ? conn_open(ls->loop, job->result, job->peer, ls->s.net_ticktime_s,
-                            accepted_conn_msg, accepted_closed, ls)
-                : NULL;
+    conn *c =
+        a ? links_conn_open(ls, job->result, job->peer, accepted_conn_msg, accepted_closed, ls)
+          : NULL;
     if (!c) {
         free(a);
         ei_close_connection(job->result);

@@ -96,6 +96,7 @@ typedef struct links_stats {
     uint64_t connects_ok, connects_failed;
     uint64_t events;
     uint64_t dropped_messages;
+    uint64_t peer_answers; /* answers to members' global / net_kernel (peer_proto) */
 } links_stats;
 const links_stats *links_get_stats(const links *ls);
 

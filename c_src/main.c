@@ -9,6 +9,7 @@
 #include <yaml.h>
 
 #include "cli.h"
+#include "tls_transport.h"
 
 typedef struct command {
     const char *name;
@@ -37,9 +38,10 @@ static const command commands[] = {
      "nodes(hidden), its OTP release and net_ticktime; prints who sees whom as a matrix, then "
      "the verdict: full mesh, or partitions, missing links, unreachable nodes (cookie rejected, "
      "no EPMD, ...) and OTP/net_ticktime mismatches. Exit 0 full mesh, 1 not, 2 error."},
-    {"ping", cmd_ping, "ping NODE... [--timeout MS] [--json]",
+    {"ping", cmd_ping, "ping NODE... [-c FILE] [--timeout MS] [--json]",
      "EPMD lookup, distribution handshake and an RPC round-trip to each node, with timings, or "
-     "why it failed: no_epmd, not_registered, port_closed, cookie_rejected, refused, timeout. "
+     "why it failed: no_epmd, not_registered, port_closed, cookie_rejected, refused, timeout, "
+     "tls (node.tls of -c FILE makes it speak TLS distribution). "
      "Exit 0 when all answered, 1 otherwise."},
     {"names", cmd_names, "names [HOST] [--timeout MS] [--json]",
      "the names and ports registered in EPMD on HOST (default: this host), on $ERL_EPMD_PORT "
@@ -61,6 +63,7 @@ static void print_version(void)
     printf("clusterd %s\n", CLUSTERD_VERSION);
     printf("  %s (ei)\n", EI_VERSION_STR);
     printf("  libyaml %s\n", yaml_get_version_string());
+    printf("  %s (TLS distribution)\n", tls_library_version());
     printf("  libcurl %s (not used yet)\n", LIBCURL_VERSION);
     printf("  c-ares %s\n", ARES_VERSION_STR);
 }

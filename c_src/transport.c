@@ -1,12 +1,16 @@
 /* transport: plain-TCP socket callbacks for erl_interface with total
- * deadlines, poll()-based waits and pre-accepted fds. See transport.h. */
+ * deadlines, poll()-based waits, pre-accepted fds and the visible-mode flag
+ * patch. See transport.h. */
 #include "transport.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,8 +21,13 @@ typedef struct tcp_ctx {
     int fd;
     uint64_t deadline_ms; /* 0 = none; cleared once the handshake completes */
     int writes;           /* packets written during the handshake */
+    bool handshaking;     /* until ei reports the handshake complete */
+    bool published;       /* DFLAG_PUBLISHED wanted on this connection */
+    bool flags_patched;   /* the packet carrying our flags was patched */
     unsigned char rx_head[32];
-    size_t rx_head_len; /* bytes of the status packet seen after our first write */
+    size_t rx_head_len;           /* bytes of the status packet seen after our first write */
+    const transport_layer *layer; /* secure layer (TLS) or NULL */
+    transport_stream stream;      /* plain TCP unless the layer made one */
 } tcp_ctx;
 
 /* Settings for the next ei call on this thread (see transport_thread_prepare). */
@@ -27,6 +36,126 @@ static _Thread_local struct sockaddr_storage tl_peer;
 static _Thread_local socklen_t tl_peer_len;
 static _Thread_local int tl_preaccepted_fd = -1;
 static _Thread_local transport_failure tl_failure;
+static _Thread_local char tl_expect_host[256];
+
+/* ---- the plain TCP stream ---- */
+
+static ssize_t tcp_read(void *st, int fd, void *buf, size_t len, short *want)
+{
+    (void)st;
+    *want = POLLIN;
+    return read(fd, buf, len);
+}
+
+static ssize_t tcp_write(void *st, int fd, const void *buf, size_t len, short *want)
+{
+    (void)st;
+    *want = POLLOUT;
+    return write(fd, buf, len);
+}
+
+static const transport_stream_ops tcp_stream_ops = {
+    .name = "tcp", .read = tcp_read, .write = tcp_write};
+
+ssize_t transport_stream_read(const transport_stream *s, int fd, void *buf, size_t len, short *want)
+{
+    return s->ops->read(s->st, fd, buf, len, want);
+}
+
+ssize_t transport_stream_write(const transport_stream *s, int fd, const void *buf, size_t len,
+                               short *want)
+{
+    return s->ops->write(s->st, fd, buf, len, want);
+}
+
+size_t transport_stream_pending(const transport_stream *s)
+{
+    return s->ops->pending ? s->ops->pending(s->st) : 0;
+}
+
+const char *transport_stream_error(const transport_stream *s)
+{
+    return s->ops->error ? s->ops->error(s->st) : NULL;
+}
+
+/* ---- streams of established connections, by fd, for the loop ----
+ * Written by worker threads (connect, accept) and by whoever closes;
+ * read by the loop once a worker handed it the fd. */
+static pthread_mutex_t streams_lock = PTHREAD_MUTEX_INITIALIZER;
+static transport_stream *streams;
+static size_t streams_cap;
+
+static void streams_set(int fd, const transport_stream *s)
+{
+    if (fd < 0) return;
+    pthread_mutex_lock(&streams_lock);
+    if ((size_t)fd >= streams_cap && s) {
+        size_t ncap = streams_cap ? streams_cap : 64;
+        while (ncap <= (size_t)fd)
+            ncap *= 2;
+        transport_stream *n = realloc(streams, ncap * sizeof(*n));
+        if (n) {
+            memset(n + streams_cap, 0, (ncap - streams_cap) * sizeof(*n));
+            streams = n;
+            streams_cap = ncap;
+        }
+    }
+    if ((size_t)fd < streams_cap) streams[fd] = s ? *s : (transport_stream){0};
+    pthread_mutex_unlock(&streams_lock);
+}
+
+transport_stream transport_stream_of(int fd)
+{
+    transport_stream s = {.ops = &tcp_stream_ops};
+    pthread_mutex_lock(&streams_lock);
+    if (fd >= 0 && (size_t)fd < streams_cap && streams[fd].ops) s = streams[fd];
+    pthread_mutex_unlock(&streams_lock);
+    return s;
+}
+
+void transport_thread_expect_host(const char *host)
+{
+    snprintf(tl_expect_host, sizeof(tl_expect_host), "%s", host ? host : "");
+}
+
+/* Set once at start-up, read by the worker threads that run handshakes. */
+static atomic_bool g_published;
+
+#define DFLAG_PUBLISHED 0x1u
+
+void transport_set_published(bool published)
+{
+    atomic_store(&g_published, published);
+}
+
+bool transport_published(void)
+{
+    return atomic_load(&g_published);
+}
+
+int transport_patch_published(unsigned char *pkt, size_t len, size_t hdr)
+{
+    /* [len:hdr] then 'N' [flags:8] ... (OTP 23+) or 'n' [version:2]
+     * [flags:4] ...; flags are big-endian, so DFLAG_PUBLISHED is in their
+     * last byte. hdr is 2 over plain TCP, 4 inside TLS. The length must
+     * cover the rest exactly: ei writes each handshake packet whole, in one
+     * call. */
+    if ((hdr != 2 && hdr != 4) || len < hdr + 1) return 0;
+    size_t declared = 0;
+    for (size_t i = 0; i < hdr; i++)
+        declared = (declared << 8) | pkt[i];
+    if (declared != len - hdr) return 0;
+    size_t low;
+    if (pkt[hdr] == 'N')
+        low = hdr + 1 + 7;
+    else if (pkt[hdr] == 'n')
+        low = hdr + 1 + 2 + 3;
+    else
+        return 0;
+    if (len <= low) return 0;
+    pkt[low] |= DFLAG_PUBLISHED;
+    return 1;
+}
 
 uint64_t transport_now_ms(void)
 {
@@ -102,16 +231,19 @@ static tcp_ctx *ctx_new(int fd)
     if (!c) return NULL;
     c->fd = fd;
     c->deadline_ms = tl_deadline_ms;
+    c->stream.ops = &tcp_stream_ops;
+    c->handshaking = true;
+    c->published = atomic_load(&g_published);
     return c;
 }
 
 static int cb_socket(void **ctx, void *setup_ctx)
 {
-    (void)setup_ctx;
     /* The socket itself is made in cb_connect or cb_listen, once the
      * address family is known (ei only speaks IPv4; we may override). */
     tcp_ctx *c = ctx_new(-1);
     if (!c) return ENOMEM;
+    c->layer = setup_ctx;
     *ctx = c;
     return 0;
 }
@@ -119,6 +251,10 @@ static int cb_socket(void **ctx, void *setup_ctx)
 static int cb_close(void *ctx)
 {
     tcp_ctx *c = ctx;
+    if (c->stream.ops != &tcp_stream_ops) {
+        streams_set(c->fd, NULL); /* before close: the fd number may be reused at once */
+        if (c->stream.ops->free) c->stream.ops->free(c->stream.st);
+    }
     if (c->fd >= 0) close(c->fd);
     free(c);
     return 0;
@@ -149,6 +285,39 @@ static int cb_listen(void *ctx, void *addr, int *len, int backlog)
     return 0;
 }
 
+/* The secure layer's handshake on a fresh connection, within the deadline
+ * (TLS first, then ei's distribution handshake inside it, as OTP does). */
+static int layer_start(tcp_ctx *c, bool server, unsigned tmo)
+{
+    if (!c->layer) return 0;
+    transport_stream s;
+    if (c->layer->open(c->layer->arg, c->fd, server, server ? "" : tl_expect_host, &s,
+                       tl_failure.layer_error, sizeof(tl_failure.layer_error)) < 0) {
+        tl_failure.layer_handshake = 1;
+        return EPROTO;
+    }
+    c->stream = s;
+    for (;;) {
+        short want = POLLIN;
+        int r = s.ops->handshake ? s.ops->handshake(s.st, c->fd, &want) : 0;
+        if (r == 0) break;
+        if (r != EAGAIN) {
+            const char *why = transport_stream_error(&s);
+            snprintf(tl_failure.layer_error, sizeof(tl_failure.layer_error), "%s",
+                     why ? why : strerror(r));
+            tl_failure.layer_handshake = 1;
+            return r;
+        }
+        int err = wait_fd(c, want, tmo);
+        if (err) {
+            if (err == ETIMEDOUT) tl_failure.layer_handshake = 1;
+            return err;
+        }
+    }
+    streams_set(c->fd, &c->stream);
+    return 0;
+}
+
 static int cb_accept(void **ctx, void *addr, int *len, unsigned tmo)
 {
     tcp_ctx *lc = *ctx;
@@ -175,6 +344,12 @@ static int cb_accept(void **ctx, void *addr, int *len, unsigned tmo)
         close(fd);
         return ENOMEM;
     }
+    c->layer = lc->layer;
+    int err = layer_start(c, true, tmo);
+    if (err) {
+        cb_close(c);
+        return err;
+    }
     *ctx = c;
     return 0;
 }
@@ -199,36 +374,81 @@ static int cb_connect(void *ctx, void *addr, int len, unsigned tmo)
     }
     int err = ensure_socket(c, sa->sa_family);
     if (err) return err;
-    if (connect(c->fd, sa, sl) == 0) return 0;
-    if (errno != EINPROGRESS) return errno;
-    err = wait_fd(c, POLLOUT, tmo);
-    if (err) return err;
-    int soerr = 0;
-    socklen_t el = sizeof(soerr);
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &el) < 0) return errno;
-    return soerr;
+    if (connect(c->fd, sa, sl) < 0) {
+        if (errno != EINPROGRESS) return errno;
+        err = wait_fd(c, POLLOUT, tmo);
+        if (err) return err;
+        int soerr = 0;
+        socklen_t el = sizeof(soerr);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &el) < 0) return errno;
+        if (soerr) return soerr;
+    }
+    return layer_start(c, false, tmo);
 }
 
-static int cb_write(void *ctx, const char *buf, ssize_t *len, unsigned tmo)
+/* During the handshake, keeps what the secure layer said about a failure. */
+static void note_stream_error(const tcp_ctx *c)
 {
-    tcp_ctx *c = ctx;
+    if (!c->deadline_ms || tl_failure.layer_error[0]) return;
+    const char *why = transport_stream_error(&c->stream);
+    if (why) snprintf(tl_failure.layer_error, sizeof(tl_failure.layer_error), "%s", why);
+}
+
+/* Writes buf whole; 0 or an errno value. */
+static int write_all(tcp_ctx *c, const char *buf, ssize_t len, unsigned tmo)
+{
     ssize_t done = 0;
-    while (done < *len) {
-        ssize_t w = write(c->fd, buf + done, (size_t)(*len - done));
+    while (done < len) {
+        short want = POLLOUT;
+        ssize_t w =
+            transport_stream_write(&c->stream, c->fd, buf + done, (size_t)(len - done), &want);
         if (w > 0) {
             done += w;
             continue;
         }
         if (w < 0 && errno == EINTR) continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int err = wait_fd(c, POLLOUT, tmo);
+            int err = wait_fd(c, want, tmo);
             if (err) return err;
             continue;
         }
-        return w < 0 ? errno : EIO;
+        int err = w < 0 ? errno : EIO;
+        note_stream_error(c);
+        return err;
     }
+    return 0;
+}
+
+static size_t handshake_header_size(const tcp_ctx *c);
+
+static int cb_write(void *ctx, const char *buf, ssize_t *len, unsigned tmo)
+{
+    tcp_ctx *c = ctx;
+    int err;
+    size_t hdr = handshake_header_size(c);
+    if (c->handshaking && c->published && !c->flags_patched && (size_t)*len > hdr &&
+        (buf[hdr] == 'N' || buf[hdr] == 'n')) {
+        /* Our name (connect side) or challenge (accept side): a copy with
+         * DFLAG_PUBLISHED set; handshake packets are a few hundred bytes. */
+        unsigned char copy[1024];
+        if ((size_t)*len > sizeof(copy)) return EMSGSIZE;
+        memcpy(copy, buf, (size_t)*len);
+        c->flags_patched = transport_patch_published(copy, (size_t)*len, hdr) == 1;
+        err = write_all(c, (const char *)copy, *len, tmo);
+    } else {
+        err = write_all(c, buf, *len, tmo);
+    }
+    if (err) return err;
     if (c->deadline_ms) c->writes++;
     return 0;
+}
+
+/* Distribution handshake packets carry a 2-byte length over plain TCP and a
+ * 4-byte one inside TLS (OTP's inet_tls_dist runs its handshake with
+ * {packet, 4}). */
+static size_t handshake_header_size(const tcp_ctx *c)
+{
+    return c->layer ? 4 : 2;
 }
 
 /* Keeps the first bytes of the peer's status packet ("sok", "snok",
@@ -240,13 +460,21 @@ static void sniff_status(tcp_ctx *c, const char *buf, ssize_t n)
     size_t take = (size_t)n < room ? (size_t)n : room;
     memcpy(c->rx_head + c->rx_head_len, buf, take);
     c->rx_head_len += take;
-    if (c->rx_head_len >= 3 && c->rx_head[2] == 's') {
-        size_t plen = ((size_t)c->rx_head[0] << 8) | c->rx_head[1];
-        if (plen >= 1 && c->rx_head_len >= 2 + plen) {
+    /* A TLS record (handshake 0x16 or alert 0x15, version 3.x) where a
+     * distribution status packet belongs: the node runs inet_tls. */
+    if (!c->layer && c->rx_head_len >= 3 && (c->rx_head[0] == 0x15 || c->rx_head[0] == 0x16) &&
+        c->rx_head[1] == 0x03 && c->rx_head[2] <= 0x04)
+        tl_failure.peer_speaks_tls = 1;
+    size_t hs = handshake_header_size(c);
+    if (c->rx_head_len >= hs + 1 && c->rx_head[hs] == 's') {
+        size_t plen = 0;
+        for (size_t k = 0; k < hs; k++)
+            plen = (plen << 8) | c->rx_head[k];
+        if (plen >= 1 && plen <= sizeof(c->rx_head) && c->rx_head_len >= hs + plen) {
             size_t sl = plen - 1 < sizeof(tl_failure.peer_status) - 1
                             ? plen - 1
                             : sizeof(tl_failure.peer_status) - 1;
-            memcpy(tl_failure.peer_status, c->rx_head + 3, sl);
+            memcpy(tl_failure.peer_status, c->rx_head + hs + 1, sl);
             tl_failure.peer_status[sl] = '\0';
         }
     }
@@ -256,7 +484,8 @@ static int cb_read(void *ctx, char *buf, ssize_t *len, unsigned tmo)
 {
     tcp_ctx *c = ctx;
     for (;;) {
-        ssize_t r = read(c->fd, buf, (size_t)*len);
+        short want = POLLIN;
+        ssize_t r = transport_stream_read(&c->stream, c->fd, buf, (size_t)*len, &want);
         if (r > 0) {
             if (c->deadline_ms) sniff_status(c, buf, r);
             *len = r;
@@ -265,25 +494,31 @@ static int cb_read(void *ctx, char *buf, ssize_t *len, unsigned tmo)
         if (r == 0) {
             /* EOF right after our challenge reply: the peer rejected it. */
             if (c->deadline_ms && c->writes >= 2) tl_failure.closed_after_reply = 1;
+            if (c->deadline_ms && c->writes == 1 && c->rx_head_len == 0)
+                tl_failure.closed_after_name = 1;
+            note_stream_error(c);
             *len = 0;
             return 0;
         }
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int err = wait_fd(c, POLLIN, tmo);
+            int err = wait_fd(c, want, tmo);
             if (err) return err;
             continue;
         }
-        if (errno == ECONNRESET && c->deadline_ms && c->writes >= 2)
+        int err = errno;
+        if (err == ECONNRESET && c->deadline_ms && c->writes >= 2)
             tl_failure.closed_after_reply = 1;
-        return errno;
+        if (err == ECONNRESET && c->deadline_ms && c->writes == 1 && c->rx_head_len == 0)
+            tl_failure.closed_after_name = 1;
+        note_stream_error(c);
+        return err;
     }
 }
 
 static int cb_header_size(void *ctx, int *sz)
 {
-    (void)ctx;
-    *sz = 2; /* handshake packets carry a 2-byte length */
+    *sz = (int)handshake_header_size(ctx);
     return 0;
 }
 
@@ -291,6 +526,13 @@ static int cb_handshake_complete(void *ctx)
 {
     tcp_ctx *c = ctx;
     c->deadline_ms = 0; /* after the handshake the event loop owns the fd */
+    c->handshaking = false;
+    /* Visible wanted but the flags never went out patched: refuse the
+     * connection rather than run hidden while configured visible. */
+    if (c->published && !c->flags_patched) {
+        tl_failure.not_published = 1;
+        return EPROTO;
+    }
     return 0;
 }
 

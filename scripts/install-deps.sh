@@ -6,10 +6,10 @@ set -euo pipefail
 packages=(
   build-essential pkg-config
   erlang-nox erlang-dev elixir rebar3
-  libyaml-dev libuv1-dev libjansson-dev libcmocka-dev libc-ares-dev libcurl4-openssl-dev
+  libyaml-dev libuv1-dev libjansson-dev libcmocka-dev libc-ares-dev libcurl4-openssl-dev libssl-dev openssl
   clang libclang-rt-14-dev iproute2 procps valgrind cppcheck clang-format
   bind9
-  python3 openssl curl
+  python3 curl
 )
 
 missing=()
