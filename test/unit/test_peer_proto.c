@@ -393,28 +393,28 @@ static void test_patch_published(void **state)
                                               0xbc, 0,  0,   0, 1, 0, 3,   'a', '@',  'b'};
     unsigned char before[sizeof(n)];
     memcpy(before, n, sizeof(n));
-    assert_int_equal(transport_patch_published(n, sizeof(n, 2)), 1);
+    assert_int_equal(transport_patch_published(n, sizeof(n), 2), 1);
     assert_int_equal(n[10], 0xbd);
     n[10] = 0xbc;
     assert_memory_equal(n, before, sizeof(n)); /* nothing else changed */
 
     /* old 'n' packet: [len:2] 'n' [version:2] [flags:4] ... */
     unsigned char o[] = {0, 9, 'n', 0, 5, 0, 0x3, 0x7f, 0xbc, 'a', '@'};
-    assert_int_equal(transport_patch_published(o, sizeof(o, 2)), 1);
+    assert_int_equal(transport_patch_published(o, sizeof(o), 2), 1);
     assert_int_equal(o[8], 0xbd);
 
     /* status, challenge reply, wrong length, too short: untouched */
     unsigned char s[] = {0, 3, 's', 'o', 'k'};
-    assert_int_equal(transport_patch_published(s, sizeof(s, 2)), 0);
+    assert_int_equal(transport_patch_published(s, sizeof(s), 2), 0);
     unsigned char bad[] = {0, 40, 'N', 0, 0, 0, 0, 0, 0, 0, 0};
-    assert_int_equal(transport_patch_published(bad, sizeof(bad, 2)), 0);
+    assert_int_equal(transport_patch_published(bad, sizeof(bad), 2), 0);
     assert_int_equal(bad[10], 0);
     unsigned char shortn[] = {0, 3, 'N', 0, 0};
-    assert_int_equal(transport_patch_published(shortn, sizeof(shortn, 2)), 0);
+    assert_int_equal(transport_patch_published(shortn, sizeof(shortn), 2), 0);
     assert_int_equal(transport_patch_published(shortn, 2, 2), 0);
 
     /* inside TLS the length is 4 bytes (OTP's inet_tls_dist): [len:4] 'N' ... */
-    unsigned char t[4 + 1 + 8 + 4 + 2 + 3] = {0,    0,    0, 18, 'N', 0, 0, 0, 0,   0x1, 0x3, 0xdf,
+    unsigned char t[4 + 1 + 8 + 4 + 2 + 3] = {0,    0,    0, 18, 'N', 0, 0, 0, 0x1, 0x3, 0xdf,
                                               0x7f, 0xbc, 0, 0,  0,   1, 0, 3, 'a', '@', 'b'};
     assert_int_equal(transport_patch_published(t, sizeof(t), 4), 1);
     assert_int_equal(t[12], 0xbd);
