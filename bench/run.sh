@@ -68,4 +68,13 @@ BENCH_MEMBER_ARGS="-proto_dist inet_tls -ssl_dist_optfile $pki/member.conf" \
 BENCH_NODE_EXTRA=$'  tls:\n    certfile: '"$pki"$'/clusterd.crt\n    keyfile: '"$pki"$'/clusterd.key\n    cacertfile: '"$pki"$'/ca.crt' \
   elixir --hidden --name "bench-tls-$$@127.0.0.1" \
   --erl "-proto_dist inet_tls -ssl_dist_optfile $pki/observer.conf" bench/tls_bench.exs
+
+# Kubernetes discovery (API load vs libcluster's polling, watch event → meshed):
+# appended as its own section.
+kube_md=$tmp/kube.md
+if BENCH_OUT=$kube_md bash bench/kube_bench.sh >&2 && [ -s "$kube_md" ]; then
+  cat "$kube_md" >> BENCHMARKS.md
+else
+  echo "bench: the Kubernetes benchmarks failed; BENCHMARKS.md has no Kubernetes section" >&2
+fi
 cat BENCHMARKS.md

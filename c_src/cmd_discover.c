@@ -31,6 +31,8 @@ static void copy_result(discovery_result *dst, const discovery_result *src)
 {
     for (size_t i = 0; i < src->n_members; i++)
         (void)discovery_result_add_member(dst, src->members[i]);
+    for (size_t i = 0; i < src->n_leaving; i++)
+        (void)discovery_result_add_leaving(dst, src->leaving[i]);
     for (size_t i = 0; i < src->n_evidence; i++)
         discovery_result_add_evidence(dst, "%s", src->evidence[i]);
     dst->n_partial = src->n_partial;
@@ -141,6 +143,8 @@ static void print_text(const config *cfg, const discovery_result *r)
             printf("%sFAILED%s: %s\n", cli_color(CLI_RED), cli_color(CLI_RESET), r[i].reason);
         for (size_t k = 0; k < r[i].n_members; k++)
             printf("  %s\n", r[i].members[k]);
+        for (size_t k = 0; k < r[i].n_leaving; k++)
+            printf("  %s (leaving: not connected, not disconnected)\n", r[i].leaving[k]);
         if (r[i].n_evidence) printf("  %sevidence:%s\n", cli_color(CLI_DIM), cli_color(CLI_RESET));
         for (size_t k = 0; k < r[i].n_evidence; k++)
             printf("    %s\n", r[i].evidence[k]);
@@ -151,13 +155,16 @@ static json_t *to_json(const config *cfg, const discovery_result *r)
 {
     json_t *topos = json_object();
     for (size_t i = 0; i < cfg->n_topologies; i++) {
-        json_t *e = json_object(), *m = json_array(), *ev = json_array();
+        json_t *e = json_object(), *m = json_array(), *ev = json_array(), *lv = json_array();
         for (size_t k = 0; k < r[i].n_members; k++)
             json_array_append_new(m, json_string(r[i].members[k]));
+        for (size_t k = 0; k < r[i].n_leaving; k++)
+            json_array_append_new(lv, json_string(r[i].leaving[k]));
         for (size_t k = 0; k < r[i].n_evidence; k++)
             json_array_append_new(ev, json_string(r[i].evidence[k]));
         json_object_set_new(e, "strategy", json_string(cfg->topologies[i].strategy->module));
         json_object_set_new(e, "members", m);
+        json_object_set_new(e, "leaving", lv);
         json_object_set_new(e, "error",
                             r[i].verdict == DISCOVERY_OK ? json_null() : json_string(r[i].reason));
         json_object_set_new(e, "evidence", ev);

@@ -52,7 +52,8 @@ static void on_discovery(discovery *d, const discovery_result *r)
         oom = !(next[nn++] = strdup(r->members[i]));
     if (!ts->t->prune)
         for (size_t i = 0; i < ts->n_members && !oom; i++)
-            if (!strv_contains_sorted(r->members, r->n_members, ts->members[i]))
+            if (!strv_contains_sorted(r->members, r->n_members, ts->members[i]) &&
+                !discovery_result_is_leaving(r, ts->members[i]))
                 oom = !(next[nn++] = strdup(ts->members[i]));
     if (oom) {
         /* Out of memory: keep the last good set rather than a partial one. */
@@ -87,6 +88,15 @@ static void on_discovery(discovery *d, const discovery_result *r)
         if (member_desired(co, old[i])) continue;
         member *m = member_find(co, old[i]);
         if (!m) continue;
+        if (discovery_result_is_leaving(r, old[i])) {
+            /* On its way out (a terminating pod): its own shutdown closes
+             * its links, which applications need for hand-off until then.
+             * Forget it without asking anyone to disconnect it. */
+            log_event(LOG_LEVEL_INFO, "member leaving; forgotten without disconnecting", "topology",
+                      ts->t->name, "node", old[i], LOG_END);
+            member_delete(co, m);
+            continue;
+        }
         log_event(LOG_LEVEL_INFO, "member left (absent from a successful answer)", "topology",
                   ts->t->name, "node", old[i], LOG_END);
         m->gone = true;

@@ -17,6 +17,7 @@ extern const strategy_ops strategy_erlang_hosts;
 extern const strategy_ops strategy_kubernetes_dns;
 extern const strategy_ops strategy_kubernetes_dnssrv;
 extern const strategy_ops strategy_dns_poll;
+extern const strategy_ops strategy_kubernetes;
 
 /* One line per strategy; nothing else in clusterd names a strategy. */
 /* clang-format off */
@@ -27,6 +28,7 @@ static const strategy_ops *const strategy_table[] = {
     &strategy_kubernetes_dns,
     &strategy_kubernetes_dnssrv,
     &strategy_dns_poll,
+    &strategy_kubernetes,
 };
 /* clang-format on */
 
@@ -180,20 +182,54 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Adds a leaving node; see discovery.h. */
+int discovery_result_add_leaving(discovery_result *r, const char *node)
+{
+    char why[128];
+    if (node == NULL || !nodename_valid(node, why, sizeof why)) {
+        discovery_result_add_evidence(r, "rejected \"%.300s\": %s", node ? node : "(null)",
+                                      node ? why : "no name");
+        return -1;
+    }
+    if (r->n_leaving >= DISCOVERY_MAX_MEMBERS) return -1;
+    char **grown = realloc(r->leaving, (r->n_leaving + 1) * sizeof *grown);
+    if (grown == NULL) goto nomem;
+    r->leaving = grown;
+    char *copy = strdup(node);
+    if (copy == NULL) goto nomem;
+    r->leaving[r->n_leaving++] = copy;
+    return 0;
+nomem:
+    discovery_result_fail(r, "out of memory");
+    return -1;
+}
+
+bool discovery_result_is_leaving(const discovery_result *r, const char *node)
+{
+    if (r->n_leaving == 0) return false;
+    return bsearch(&node, r->leaving, r->n_leaving, sizeof *r->leaving, compare_names) != NULL;
+}
+
+static void sort_unique(char **v, size_t *n)
+{
+    if (*n < 2) return;
+    qsort(v, *n, sizeof *v, compare_names);
+    size_t out = 1;
+    for (size_t k = 1; k < *n; k++) {
+        if (strcmp(v[k], v[out - 1]) == 0) {
+            free(v[k]);
+        } else {
+            v[out++] = v[k];
+        }
+    }
+    *n = out;
+}
+
 /* Sorts the members and removes duplicates; call before reporting. */
 void discovery_result_finish(discovery_result *r)
 {
-    if (r->n_members < 2) return;
-    qsort(r->members, r->n_members, sizeof *r->members, compare_names);
-    size_t out = 1;
-    for (size_t k = 1; k < r->n_members; k++) {
-        if (strcmp(r->members[k], r->members[out - 1]) == 0) {
-            free(r->members[k]);
-        } else {
-            r->members[out++] = r->members[k];
-        }
-    }
-    r->n_members = out;
+    sort_unique(r->members, &r->n_members);
+    sort_unique(r->leaving, &r->n_leaving);
 }
 
 /* Frees everything r owns and leaves it empty; accepts NULL. */
@@ -204,6 +240,9 @@ void discovery_result_free(discovery_result *r)
         free(r->members[k]);
     for (size_t k = 0; k < r->n_evidence; k++)
         free(r->evidence[k]);
+    for (size_t k = 0; k < r->n_leaving; k++)
+        free(r->leaving[k]);
+    free(r->leaving);
     free(r->members);
     free(r->evidence);
     discovery_result_init(r);

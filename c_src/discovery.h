@@ -27,12 +27,22 @@ typedef struct discovery_result {
     char **evidence; /* human lines: what the source answered and why */
     size_t n_evidence;
     size_t n_partial; /* sources that failed inside an ok round (e.g. one host of many) */
+    /* Nodes on their way out (a terminating Kubernetes pod): never in members.
+     * A current member listed here is dropped from the topology without being
+     * disconnected (its own shutdown closes its links, and applications need
+     * them for hand-off); a node listed here is never newly connected. */
+    char **leaving;
+    size_t n_leaving;
 } discovery_result;
 
 void discovery_result_init(discovery_result *r);
 /* Adds a member name (copied) unless it is already there or not a valid node name;
  * returns 0 when added or present, -1 when rejected (and adds an evidence line). */
 int discovery_result_add_member(discovery_result *r, const char *node);
+/* Adds a leaving node (see above); same validation as add_member. */
+int discovery_result_add_leaving(discovery_result *r, const char *node);
+/* True if node is in r's (finished, sorted) leaving list. */
+bool discovery_result_is_leaving(const discovery_result *r, const char *node);
 void discovery_result_add_evidence(discovery_result *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void discovery_result_fail(discovery_result *r, const char *fmt, ...)

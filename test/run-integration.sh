@@ -7,6 +7,9 @@
 #   test/run-integration.sh              # every test/integration/*_test.exs
 #   test/run-integration.sh heal status  # only files whose name contains "heal" or "status"
 #   TRACE=1 test/run-integration.sh      # one line per test, with timings
+#   CLUSTERD_TEST_ENTRY=bench/kube_bench.exs test/run-integration.sh
+#                                        # another entry script (benchmarks
+#                                        # that need the harness)
 set -u
 cd "$(dirname "$0")/.."
 
@@ -64,6 +67,6 @@ echo "== integration tests: $CLUSTERD_BIN (logs in $CLUSTERD_TEST_TMP)"
 # EPMD module is loaded (the observer registers in no epmd and spawns none).
 elixir --hidden \
   --erl "-epmd_module Elixir.Clusterd.ObserverEpmd -proto_dist inet_tcp inet6_tcp -setcookie observer-boot -start_epmd false +Bd" \
-  test/integration/test_helper.exs "$@"
+  "${CLUSTERD_TEST_ENTRY:-test/integration/test_helper.exs}" "$@"
 status=$?
 exit $status

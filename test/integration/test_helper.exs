@@ -5,7 +5,7 @@
 
 support = Path.expand("../support", __DIR__)
 
-for file <- ~w(epmd procs json silent_listener harness pods bind9 tls http) do
+for file <- ~w(epmd procs json silent_listener harness pods bind9 tls http kube_fixture) do
   Code.require_file("#{file}.exs", support)
 end
 

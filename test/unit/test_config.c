@@ -364,7 +364,8 @@ static void test_all_errors_in_one_run(void **state)
                       "Cluster.Strategy.ErlangHosts (erlang_hosts), "
                       "Cluster.Strategy.Kubernetes.DNS (kubernetes_dns), "
                       "Cluster.Strategy.Kubernetes.DNSSRV (kubernetes_dnssrv), "
-                      "Cluster.Strategy.DNSPoll (dns_poll)",
+                      "Cluster.Strategy.DNSPoll (dns_poll), "
+                      "Cluster.Strategy.Kubernetes (kubernetes)",
                 LABEL ":13:12: 'prune' must be true or false",
                 LABEL ":14:14: 'connect' must be a list [module, function] or [module, "
                       "function, [args...]]");
@@ -505,21 +506,24 @@ static void test_unknown_strategy(void **state)
                       "Cluster.Strategy.ErlangHosts (erlang_hosts), "
                       "Cluster.Strategy.Kubernetes.DNS (kubernetes_dns), "
                       "Cluster.Strategy.Kubernetes.DNSSRV (kubernetes_dnssrv), "
-                      "Cluster.Strategy.DNSPoll (dns_poll)");
+                      "Cluster.Strategy.DNSPoll (dns_poll), "
+                      "Cluster.Strategy.Kubernetes (kubernetes)");
     EXPECT_FAIL("topologies:\n  t:\n    strategy: gossip\n",
                 LABEL ":3:15: unknown strategy 'gossip' in topology 't'; valid strategies: "
                       "Cluster.Strategy.Epmd (epmd), Cluster.Strategy.LocalEpmd (local_epmd), "
                       "Cluster.Strategy.ErlangHosts (erlang_hosts), "
                       "Cluster.Strategy.Kubernetes.DNS (kubernetes_dns), "
                       "Cluster.Strategy.Kubernetes.DNSSRV (kubernetes_dnssrv), "
-                      "Cluster.Strategy.DNSPoll (dns_poll)");
+                      "Cluster.Strategy.DNSPoll (dns_poll), "
+                      "Cluster.Strategy.Kubernetes (kubernetes)");
     EXPECT_FAIL("topologies:\n  t:\n    strategy: EPMD\n",
                 LABEL ":3:15: unknown strategy 'EPMD' in topology 't'; did you mean 'epmd'? valid "
                       "strategies: Cluster.Strategy.Epmd (epmd), Cluster.Strategy.LocalEpmd "
                       "(local_epmd), Cluster.Strategy.ErlangHosts (erlang_hosts), "
                       "Cluster.Strategy.Kubernetes.DNS (kubernetes_dns), "
                       "Cluster.Strategy.Kubernetes.DNSSRV (kubernetes_dnssrv), "
-                      "Cluster.Strategy.DNSPoll (dns_poll)");
+                      "Cluster.Strategy.DNSPoll (dns_poll), "
+                      "Cluster.Strategy.Kubernetes (kubernetes)");
     EXPECT_FAIL("topologies:\n  t:\n    strategy: [epmd]\n",
                 LABEL ":3:15: 'strategy' must be a non-empty string");
 }
