@@ -225,11 +225,28 @@ static void sort_unique(char **v, size_t *n)
     *n = out;
 }
 
-/* Sorts the members and removes duplicates; call before reporting. */
+/* Sorts the members and removes duplicates; call before reporting. A name
+ * that is both a member and leaving stays a member only: one source still
+ * has it up (a StatefulSet pod recreated under its name while the old
+ * incarnation's endpoint terminates, or an address in two slices). */
 void discovery_result_finish(discovery_result *r)
 {
     sort_unique(r->members, &r->n_members);
     sort_unique(r->leaving, &r->n_leaving);
+    size_t m = 0, out = 0;
+    for (size_t k = 0; k < r->n_leaving; k++) {
+        int c = 1;
+        while (m < r->n_members && (c = strcmp(r->members[m], r->leaving[k])) < 0)
+            m++;
+        if (m < r->n_members && c == 0) {
+            discovery_result_add_evidence(r, "%s: a member by another address; not leaving",
+                                          r->leaving[k]);
+            free(r->leaving[k]);
+        } else {
+            r->leaving[out++] = r->leaving[k];
+        }
+    }
+    r->n_leaving = out;
 }
 
 /* Frees everything r owns and leaves it empty; accepts NULL. */

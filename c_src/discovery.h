@@ -27,7 +27,8 @@ typedef struct discovery_result {
     char **evidence; /* human lines: what the source answered and why */
     size_t n_evidence;
     size_t n_partial; /* sources that failed inside an ok round (e.g. one host of many) */
-    /* Nodes on their way out (a terminating Kubernetes pod): never in members.
+    /* Nodes on their way out (a terminating Kubernetes pod): never in members
+     * (discovery_result_finish drops a leaving name that is also a member).
      * A current member listed here is dropped from the topology without being
      * disconnected (its own shutdown closes its links, and applications need
      * them for hand-off); a node listed here is never newly connected. */

@@ -311,6 +311,27 @@ static void test_result_members(void **state)
     discovery_result_free(NULL);
 }
 
+/* A name that is both a member and leaving (a StatefulSet pod recreated under
+ * its name while the old endpoint terminates) stays a member only. */
+static void test_result_member_wins_over_leaving(void **state)
+{
+    (void)state;
+    discovery_result r;
+    discovery_result_init(&r);
+    assert_int_equal(discovery_result_add_leaving(&r, "app@web-0.svc"), 0);
+    assert_int_equal(discovery_result_add_leaving(&r, "app@web-1.svc"), 0);
+    assert_int_equal(discovery_result_add_member(&r, "app@web-0.svc"), 0);
+    assert_int_equal(discovery_result_add_member(&r, "app@web-2.svc"), 0);
+    discovery_result_finish(&r);
+    assert_int_equal(r.n_members, 2);
+    assert_int_equal(r.n_leaving, 1);
+    assert_string_equal(r.leaving[0], "app@web-1.svc");
+    assert_false(discovery_result_is_leaving(&r, "app@web-0.svc"));
+    assert_true(discovery_result_is_leaving(&r, "app@web-1.svc"));
+    assert_true(has_evidence(&r, "app@web-0.svc: a member by another address"));
+    discovery_result_free(&r);
+}
+
 static void test_result_fail_and_caps(void **state)
 {
     (void)state;
@@ -802,6 +823,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find_strategy),
         cmocka_unit_test(test_result_members),
+        cmocka_unit_test(test_result_member_wins_over_leaving),
         cmocka_unit_test(test_result_fail_and_caps),
         cmocka_unit_test(test_hosts_parse_valid),
         cmocka_unit_test(test_hosts_parse_errors),
