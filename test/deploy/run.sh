@@ -44,11 +44,10 @@ if ! cmp -s config/prod.yaml k8s/components/dns/clusterd.yaml; then
   status=1
 fi
 
-# The example configs pass `clusterd check`. (The Kubernetes API ones,
-# config/kubernetes-api.yaml, k8s/coordinator/clusterd.yaml and
-# k8s/components/{endpoints,pods}/clusterd.yaml, join this list once the
-# Kubernetes strategy (issue 4) is in this build.)
-for f in config/dev.yaml config/prod.yaml; do
+# The example configs pass `clusterd check`, including the ones the
+# manifests ship (the coordinator's and each component's).
+for f in config/*.yaml k8s/coordinator/clusterd.yaml k8s/components/*/clusterd.yaml; do
+  [ -f "$f" ] || continue
   if ! out=$(priv/clusterd check -c "$f" 2>&1); then
     echo "FAIL clusterd check -c $f:"
     echo "$out"
