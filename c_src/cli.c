@@ -10,6 +10,7 @@
 #include "cookie.h"
 #include "log.h"
 #include "nodename.h"
+#include "resolve.h"
 #include "strv.h"
 
 static int parse_ms(const char *s, long long *out)
@@ -121,7 +122,10 @@ config *cli_load_config(const cli_opts *o)
     for (size_t i = 0; i < diag.n_warnings; i++)
         fprintf(stderr, "%s\n", diag.warnings[i]);
     config_diag_free(&diag);
-    return rc == 0 ? cfg : NULL;
+    if (rc != 0) return NULL;
+    /* Host names of members resolve through the configured servers too. */
+    resolve_set_servers(cfg->nameservers, cfg->n_nameservers);
+    return cfg;
 }
 
 int cli_make_cnode(const cli_opts *o, const config *cfg, const char *peer_hint, cnode *cn)

@@ -5,6 +5,7 @@
  * discoveries form a generation; SIGHUP loads a new one and retires the old
  * once its discoveries have closed. See coordinator_internal.h. */
 #include "coordinator_internal.h"
+#include "resolve.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +283,7 @@ void coordinator_reload(coordinator *co)
     generation *old = co->gen;
     co->gen = g;
     co->cfg = g->cfg;
+    resolve_set_servers(co->cfg->nameservers, co->cfg->n_nameservers);
     co->topos = g->topos;
     co->n_topos = g->n_topos;
     generation_retire(co, old);

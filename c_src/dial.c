@@ -80,9 +80,12 @@ int dial_node_info(cnode *cn, const char *node, unsigned timeout_ms, dial_info *
     di->port = einfo.port;
     struct sockaddr_storage addr;
     socklen_t alen = 0;
-    if (epmd_resolve_host(host, &addr, &alen) != EPMD_OK) {
-        di->why = DIAL_EPMD_ERROR;
-        snprintf(err, errlen, "cannot resolve host %s", host);
+    uint64_t before = transport_now_ms();
+    int left = before < deadline ? (int)(deadline - before) : 0;
+    epmd_status rs = epmd_resolve_host(host, left, &addr, &alen);
+    if (rs != EPMD_OK) {
+        di->why = rs == EPMD_ERR_TIMEOUT ? DIAL_TIMEOUT : DIAL_EPMD_ERROR;
+        snprintf(err, errlen, "cannot resolve host %s (%s)", host, epmd_status_text(rs));
         return -1;
     }
     uint64_t now = transport_now_ms();

@@ -6,6 +6,8 @@
  * caller: run it on a worker thread or in the CLI, never on the event loop. */
 #include "epmd_client.h"
 
+#include "resolve.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -59,43 +61,22 @@ int epmd_port(void)
     return (int)v;
 }
 
-/* IP literals without a look-up; names through getaddrinfo, IPv4 preferred.
- * The port is left 0: the caller sets it. */
-epmd_status epmd_resolve_host(const char *host, struct sockaddr_storage *addr, socklen_t *len)
+/* IP literals without a look-up; names through resolve.c, bounded by
+ * timeout_ms (getaddrinfo would have no deadline). The port is left 0: the
+ * caller sets it. */
+epmd_status epmd_resolve_host(const char *host, int timeout_ms, struct sockaddr_storage *addr,
+                              socklen_t *len)
 {
-    if (host == NULL || host[0] == '\0' || strnlen(host, 256) > 255) return EPMD_ERR_RESOLVE;
-    memset(addr, 0, sizeof *addr);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        *len = sizeof *v4;
+    switch (resolve_host(host, timeout_ms, addr, len, NULL, 0)) {
+    case RESOLVE_OK:
         return EPMD_OK;
+    case RESOLVE_TIMEOUT:
+        return EPMD_ERR_TIMEOUT;
+    case RESOLVE_NOT_FOUND:
+    case RESOLVE_ERROR:
+        break;
     }
-    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        *len = sizeof *v6;
-        return EPMD_OK;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *res = NULL;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL) return EPMD_ERR_RESOLVE;
-    const struct addrinfo *pick = NULL;
-    for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-        if (ai->ai_family == AF_INET) {
-            pick = ai;
-            break;
-        }
-        if (ai->ai_family == AF_INET6 && pick == NULL) pick = ai;
-    }
-    epmd_status st = EPMD_ERR_RESOLVE;
-    if (pick != NULL && pick->ai_addrlen <= sizeof *addr) {
-        memcpy(addr, pick->ai_addr, pick->ai_addrlen);
-        *len = pick->ai_addrlen;
-        st = EPMD_OK;
-    }
-    freeaddrinfo(res);
-    return st;
+    return EPMD_ERR_RESOLVE;
 }
 
 /* ---- the connection engine ---- */
@@ -283,7 +264,7 @@ static epmd_status epmd_query_one(const char *host, int timeout_ms, epmd_conn *c
     c->deadline_ns = now_ns() + (uint64_t)timeout_ms * 1000000u;
     struct sockaddr_storage addr;
     socklen_t alen = 0;
-    epmd_status st = epmd_resolve_host(host, &addr, &alen);
+    epmd_status st = epmd_resolve_host(host, timeout_ms, &addr, &alen);
     if (st != EPMD_OK) return st;
     if (now_ns() >= c->deadline_ns) return EPMD_ERR_TIMEOUT;
     uint16_t port = htons((uint16_t)epmd_port());
@@ -420,6 +401,10 @@ void epmd_names_many(epmd_names_query *q, size_t n, int timeout_ms)
     for (size_t base = 0; base < n; base += EPMD_BATCH) {
         size_t m = n - base;
         if (m > EPMD_BATCH) m = EPMD_BATCH;
+        /* Name look-ups of one batch share one deadline, so that a dead
+         * resolver costs the batch timeout_ms once, not once per host. */
+        uint64_t resolve_deadline =
+            now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
         for (size_t k = 0; k < m; k++) {
             epmd_names_query *qk = &q[base + k];
             qk->names = NULL;
@@ -429,8 +414,9 @@ void epmd_names_many(epmd_names_query *q, size_t n, int timeout_ms)
             c[k].fd = -1;
             struct sockaddr_storage addr;
             socklen_t alen = 0;
-            epmd_status st =
-                timeout_ms > 0 ? epmd_resolve_host(qk->host, &addr, &alen) : EPMD_ERR_TIMEOUT;
+            uint64_t t = now_ns();
+            int left = t < resolve_deadline ? (int)((resolve_deadline - t) / 1000000u) : 0;
+            epmd_status st = epmd_resolve_host(qk->host, left, &addr, &alen);
             if (st != EPMD_OK) {
                 conn_finish(&c[k], st);
                 continue;

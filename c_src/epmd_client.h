@@ -22,10 +22,10 @@ const char *epmd_status_text(epmd_status st);
 /* The EPMD port: $ERL_EPMD_PORT when valid, else 4369. */
 int epmd_port(void);
 
-/* Resolves host (IP literal or name) to addresses; returns the first usable
- * (IPv4 preferred) in *addr. Bounded by the deadline only for literals;
- * getaddrinfo itself cannot be interrupted (documented limitation). */
-epmd_status epmd_resolve_host(const char *host, struct sockaddr_storage *addr, socklen_t *len);
+/* Resolves host (an IP literal, or a name through resolve.c: /etc/hosts, then
+ * DNS, within timeout_ms) to one address, IPv4 preferred, port 0. */
+epmd_status epmd_resolve_host(const char *host, int timeout_ms, struct sockaddr_storage *addr,
+                              socklen_t *len);
 
 typedef struct epmd_node_info {
     int port; /* distribution port */
