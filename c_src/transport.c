@@ -3,6 +3,8 @@
  * patch. See transport.h. */
 #include "transport.h"
 
+#include "hostid.h"
+
 #include <errno.h>
 #include <stdatomic.h>
 #include <fcntl.h>
@@ -225,6 +227,17 @@ static int wait_fd(const tcp_ctx *c, short events, unsigned tmo)
     }
 }
 
+/* A handshake step that starts after the deadline (ei's own work between
+ * two packets overran it) is a timeout: without this, a late challenge
+ * reply went out whole, met the peer's close, and read as a cookie
+ * rejection. */
+static int past_deadline(const tcp_ctx *c)
+{
+    if (!c->deadline_ms || transport_now_ms() < c->deadline_ms) return 0;
+    tl_failure.timed_out = 1;
+    return ETIMEDOUT;
+}
+
 static tcp_ctx *ctx_new(int fd)
 {
     tcp_ctx *c = calloc(1, sizeof(*c));
@@ -424,7 +437,8 @@ static size_t handshake_header_size(const tcp_ctx *c);
 static int cb_write(void *ctx, const char *buf, ssize_t *len, unsigned tmo)
 {
     tcp_ctx *c = ctx;
-    int err;
+    int err = past_deadline(c);
+    if (err) return err;
     size_t hdr = handshake_header_size(c);
     if (c->handshaking && c->published && !c->flags_patched && (size_t)*len > hdr &&
         (buf[hdr] == 'N' || buf[hdr] == 'n')) {
@@ -483,6 +497,8 @@ static void sniff_status(tcp_ctx *c, const char *buf, ssize_t n)
 static int cb_read(void *ctx, char *buf, ssize_t *len, unsigned tmo)
 {
     tcp_ctx *c = ctx;
+    int late = past_deadline(c);
+    if (late) return late;
     for (;;) {
         short want = POLLIN;
         ssize_t r = transport_stream_read(&c->stream, c->fd, buf, (size_t)*len, &want);
@@ -562,5 +578,6 @@ static ei_socket_callbacks tcp_callbacks = {
 
 ei_socket_callbacks *transport_tcp_callbacks(void)
 {
+    hostid_prime(); /* ei's challenges call gethostid(): no look-up in a handshake */
     return &tcp_callbacks;
 }

@@ -78,7 +78,9 @@ defmodule Clusterd.Pods do
   real BEAM node. Options:
     ipv6: true      the node is app@<ipv6 address> (-proto_dist inet6_tcp)
     host: "h.svc"   the node's host part instead of its address (the caller
-                    makes the name resolvable: etc_hosts:, inetrc in erl_args)
+                    makes the name resolvable: etc_hosts:, inetrc in erl_args);
+                    or a function of the pod's address that returns it
+                    (Kubernetes' 10-1-2-3.<ns>.pod.<domain> names)
     etc_hosts: [{name, ip}]  extra /etc/hosts lines inside the pod
     elixir: true    an Elixir node (`elixir --name`) instead of `erl`
     erl_args: [...] more arguments for erl
@@ -98,12 +100,19 @@ defmodule Clusterd.Pods do
     write_etc_hosts(ns, Keyword.get(opts, :etc_hosts, []))
     start_pod_epmd!(ctx, ns, ip4)
 
-    host = Keyword.get_lazy(opts, :host, fn -> if opts[:ipv6], do: ip6, else: ip4 end)
+    addr = if opts[:ipv6], do: ip6, else: ip4
+
+    host =
+      case Keyword.get(opts, :host, addr) do
+        f when is_function(f, 1) -> f.(addr)
+        h -> h
+      end
+
+    opts = if Keyword.has_key?(opts, :host), do: Keyword.put(opts, :host, host), else: opts
 
     node = :"#{app}@#{host}"
 
-    if Keyword.has_key?(opts, :host),
-      do: ObserverEpmd.add_host(host, parse_ip!(if opts[:ipv6], do: ip6, else: ip4))
+    if Keyword.has_key?(opts, :host), do: ObserverEpmd.add_host(host, parse_ip!(addr))
 
     pod = %{ns: ns, ip: ip4, ip6: ip6, node: node, app: app, opts: opts}
     start_node(ctx, pod)
