@@ -115,8 +115,11 @@ static bool resolve_wait(ares_channel ch, const lookup *q, uint64_t deadline)
         struct pollfd pfd[ARES_GETSOCK_MAXNUM];
         nfds_t n = 0;
         for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            short ev = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-                               (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+            /* c-ares' ARES_GETSOCK_WRITABLE shifts an int 1 by up to 31
+             * places (undefined behaviour, UBSan stops there): unsigned. */
+            unsigned ub = (unsigned)bits;
+            short ev = (short)((ub & (1u << i) ? POLLIN : 0) |
+                               (ub & (1u << (i + ARES_GETSOCK_MAXNUM)) ? POLLOUT : 0));
             if (ev == 0) continue;
             pfd[n].fd = socks[i];
             pfd[n].events = ev;
