@@ -250,6 +250,12 @@ conn *conn_open(uv_loop_t *loop, int fd, const char *peer, unsigned net_ticktime
     return c;
 }
 
+void conn_set_ticktime(conn *c, unsigned net_ticktime_s)
+{
+    c->ticktime_ms = (uint64_t)net_ticktime_s * 1000u;
+    c->tick_ms = c->ticktime_ms / 4;
+}
+
 void conn_set_tick_interval(conn *c, uint64_t interval_ms)
 {
     c->tick_ms = interval_ms;

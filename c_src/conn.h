@@ -62,6 +62,8 @@ void conn_set_handlers(conn *c, conn_msg_fn on_msg, conn_closed_fn on_closed, vo
 
 /* Ticks after interval_ms without writing (default: net_ticktime / 4, which
  * is enough for a hidden node: the BEAM ticks hidden peers itself). */
+/* A new net_ticktime (a reload): the silence limit and our tick interval. */
+void conn_set_ticktime(conn *c, unsigned net_ticktime_s);
 void conn_set_tick_interval(conn *c, uint64_t interval_ms);
 
 /* Called about once a second by the owner: sends a tick when idle, closes

@@ -69,6 +69,7 @@ typedef struct topo_state {
     char last_error[256];
     uint64_t errors;
     uint64_t last_answer_ms;
+    size_t failed_sources; /* in the last good round: sources that failed inside it */
 } topo_state;
 
 /* One entry of the action history ring (fixed size, no heap). */

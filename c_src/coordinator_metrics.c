@@ -133,6 +133,11 @@ static void render(const coordinator *co, FILE *f)
            "Failed discovery rounds per topology (the last good members were kept).");
     for (size_t t = 0; t < co->n_topos; t++)
         sample_topo(f, "clusterd_discovery_errors_total", &co->topos[t], co->topos[t].errors);
+    family(f, "clusterd_discovery_failed_sources", "gauge",
+           "Sources that failed inside the last good round (their last members were kept).");
+    for (size_t t = 0; t < co->n_topos; t++)
+        sample_topo(f, "clusterd_discovery_failed_sources", &co->topos[t],
+                    co->topos[t].failed_sources);
     family(f, "clusterd_topology_last_answer_timestamp_seconds", "gauge",
            "When the topology's discovery last answered, successfully or not (Unix time).");
     for (size_t t = 0; t < co->n_topos; t++) {

@@ -52,6 +52,9 @@ json_t *coordinator_status_json(const coordinator *co)
         json_object_set_new(
             o, "error", ts->answered && !ts->last_ok ? json_string(ts->last_error) : json_null());
         json_object_set_new(o, "errors_total", json_integer((json_int_t)ts->errors));
+        /* sources that failed inside the last good round (e.g. one host of
+         * an ErlangHosts file, or AAAA while A answered): kept members */
+        json_object_set_new(o, "failed_sources", json_integer((json_int_t)ts->failed_sources));
         json_object_set_new(o, "prune", json_boolean(ts->t->prune));
         json_object_set_new(topos, ts->t->name, o);
     }

@@ -43,6 +43,7 @@ static void on_discovery(discovery *d, const discovery_result *r)
     ts->answered_ok = true;
     ts->last_ok = true;
     ts->last_error[0] = '\0';
+    ts->failed_sources = r->n_partial;
     /* New set: the answer, plus (without prune) every member we had. */
     size_t cap = r->n_members + (ts->t->prune ? 0 : ts->n_members);
     char **next = calloc(cap + 1, sizeof(char *));
@@ -277,6 +278,7 @@ void coordinator_reload(coordinator *co)
             nt->answered_before = ot->answered_before;
             nt->last_ok = ot->last_ok;
             nt->errors = ot->errors;
+            nt->failed_sources = ot->failed_sources;
             snprintf(nt->last_error, sizeof(nt->last_error), "%s", ot->last_error);
         }
     }

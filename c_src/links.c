@@ -118,6 +118,12 @@ static unsigned housekeeping_period(const links_settings *s)
  * nothing, so a member streaming to us would see silence and drop us:
  * visible, we tick at every housekeeping round unless we just wrote, which
  * also covers members whose net_ticktime is shorter than ours. */
+static void links_conn_retick(links *ls, conn *c)
+{
+    conn_set_ticktime(c, ls->s.net_ticktime_s);
+    if (ls->cn->visible) conn_set_tick_interval(c, housekeeping_period(&ls->s) / 2);
+}
+
 static conn *links_conn_open(links *ls, int fd, const char *peer, conn_msg_fn on_msg,
                              conn_closed_fn on_closed, void *arg)
 {
@@ -144,9 +150,22 @@ links *links_new(uv_loop_t *loop, cnode *cn, const links_settings *s, const link
     return ls;
 }
 
+/* Applies new settings (a reload). A new net_ticktime reaches the links that
+ * are up too, and the housekeeping round that sends our ticks. */
 void links_update_settings(links *ls, const links_settings *s)
 {
+    bool ticktime_changed = s->net_ticktime_s != ls->s.net_ticktime_s;
     ls->s = *s;
+    if (!ticktime_changed) return;
+    unsigned period = housekeeping_period(&ls->s);
+    uv_timer_start(&ls->housekeeping, housekeeping_cb, period, period);
+    for (mlink *l = ls->head; l; l = l->next)
+        if (l->c) links_conn_retick(ls, l->c);
+    for (accepted *a = ls->acc; a; a = a->next)
+        links_conn_retick(ls, a->c);
+    char secs[16];
+    snprintf(secs, sizeof secs, "%u", ls->s.net_ticktime_s);
+    log_event(LOG_LEVEL_INFO, "net_ticktime changed", "net_ticktime_s", secs, LOG_END);
 }
 
 const links_stats *links_get_stats(const links *ls)

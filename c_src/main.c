@@ -70,7 +70,7 @@ static void print_version(void)
     printf("  libyaml %s\n", yaml_get_version_string());
     printf("  %s (TLS distribution)\n", tls_library_version());
     printf("  libmicrohttpd %s\n", MHD_get_version());
-    printf("  libcurl %s (not used yet)\n", LIBCURL_VERSION);
+    printf("  libcurl %s (Kubernetes API)\n", LIBCURL_VERSION);
     printf("  c-ares %s\n", ARES_VERSION_STR);
 }
 

@@ -26,7 +26,10 @@ if [ -z "${CLUSTERD_TEST_TMP:-}" ]; then
   # newest five, and a `latest` link.
   parent=$PWD/test/tmp/integration-$label
   mkdir -p "$parent"
-  ls -1d "$parent"/run-* 2>/dev/null | sort | head -n -4 | xargs -r rm -rf
+  # Older runs go, but never one touched in the last hour: it may still be
+  # running beside this one.
+  ls -1d "$parent"/run-* 2>/dev/null | sort | head -n -4 |
+    while read -r d; do [ -n "$(find "$d" -maxdepth 0 -mmin +60)" ] && rm -rf "$d"; done
   export CLUSTERD_TEST_TMP=$parent/$CLUSTERD_TEST_RUN
   ln -sfn "$CLUSTERD_TEST_RUN" "$parent/latest"
 fi

@@ -469,3 +469,26 @@ void dns_rounds_stop(discovery *d)
     uv_close((uv_handle_t *)&s->timer, on_timer_closed);
     dns_resolver_close(s->res, on_resolver_closed, s);
 }
+
+int dns_address_validate(const opt_values *ov, const char *name_key, const char *basename_key,
+                         char *err, size_t errlen)
+{
+    if (dns_check_query_name(name_key, opts_str(ov, name_key), err, errlen) != 0) return -1;
+    return dns_check_basename(basename_key, opts_str(ov, basename_key), err, errlen);
+}
+
+int dns_address_start(discovery *d, const char *name_key, const char *basename_key, char *err,
+                      size_t errlen)
+{
+    const opt_values *ov = &d->topology->options;
+    if (dns_address_validate(ov, name_key, basename_key, err, errlen) != 0) return -1;
+    const char *name = opts_str(ov, name_key);
+    dns_rounds_config c = {
+        .basename = opts_str(ov, basename_key),
+        .names = {name, name},
+        .types = {DNS_TYPE_A, DNS_TYPE_AAAA},
+        .n_lookups = 2,
+        .interval_ms = (unsigned long long)opts_int(ov, "polling_interval"),
+    };
+    return dns_rounds_start(d, &c, err, errlen);
+}

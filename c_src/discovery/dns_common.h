@@ -53,4 +53,12 @@ size_t dns_answer_add_members(const dns_answer *a, const char *basename, discove
 int dns_check_basename(const char *option, const char *value, char *err, size_t errlen);
 int dns_check_query_name(const char *option, const char *value, char *err, size_t errlen);
 
+/* The strategies that read the A and AAAA records of one name (Kubernetes.DNS,
+ * DNSPoll): members are <basename>@<ip>. name_key and basename_key name the
+ * strategy's options holding the DNS name and the basename. */
+int dns_address_validate(const opt_values *ov, const char *name_key, const char *basename_key,
+                         char *err, size_t errlen);
+int dns_address_start(discovery *d, const char *name_key, const char *basename_key, char *err,
+                      size_t errlen);
+
 #endif

@@ -26,23 +26,12 @@ static const opt_spec dns_poll_options[] = {
 
 static int dns_poll_validate(const opt_values *ov, char *err, size_t errlen)
 {
-    if (dns_check_query_name("query", opts_str(ov, "query"), err, errlen) != 0) return -1;
-    return dns_check_basename("node_basename", opts_str(ov, "node_basename"), err, errlen);
+    return dns_address_validate(ov, "query", "node_basename", err, errlen);
 }
 
 static int dns_poll_start(discovery *d, char *err, size_t errlen)
 {
-    const opt_values *ov = &d->topology->options;
-    if (dns_poll_validate(ov, err, errlen) != 0) return -1;
-    const char *query = opts_str(ov, "query");
-    dns_rounds_config c = {
-        .basename = opts_str(ov, "node_basename"),
-        .names = {query, query},
-        .types = {DNS_TYPE_A, DNS_TYPE_AAAA},
-        .n_lookups = 2,
-        .interval_ms = (unsigned long long)opts_int(ov, "polling_interval"),
-    };
-    return dns_rounds_start(d, &c, err, errlen);
+    return dns_address_start(d, "query", "node_basename", err, errlen);
 }
 
 /* Cluster.Strategy.DNSPoll. */

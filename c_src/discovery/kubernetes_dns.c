@@ -29,23 +29,12 @@ static const opt_spec kubernetes_dns_options[] = {
 
 static int kubernetes_dns_validate(const opt_values *ov, char *err, size_t errlen)
 {
-    if (dns_check_query_name("service", opts_str(ov, "service"), err, errlen) != 0) return -1;
-    return dns_check_basename("application_name", opts_str(ov, "application_name"), err, errlen);
+    return dns_address_validate(ov, "service", "application_name", err, errlen);
 }
 
 static int kubernetes_dns_start(discovery *d, char *err, size_t errlen)
 {
-    const opt_values *ov = &d->topology->options;
-    if (kubernetes_dns_validate(ov, err, errlen) != 0) return -1;
-    const char *service = opts_str(ov, "service");
-    dns_rounds_config c = {
-        .basename = opts_str(ov, "application_name"),
-        .names = {service, service},
-        .types = {DNS_TYPE_A, DNS_TYPE_AAAA},
-        .n_lookups = 2,
-        .interval_ms = (unsigned long long)opts_int(ov, "polling_interval"),
-    };
-    return dns_rounds_start(d, &c, err, errlen);
+    return dns_address_start(d, "service", "application_name", err, errlen);
 }
 
 /* Cluster.Strategy.Kubernetes.DNS. */

@@ -85,4 +85,34 @@ defmodule Clusterd.StatusTest do
   end
 
   defp member_names(other), do: flunk("members is not a list: #{inspect(other)}")
+
+  test "status shows sources that failed inside a good round (one host of an ErlangHosts file)",
+       ctx do
+    # 127.0.0.1 answers (the test's epmd); 127.0.0.3 runs no epmd. The round
+    # is good (its members are meshed) and counts one failed source.
+    [n1, n2] = members = H.start_erl_nodes(ctx, ~w(n1 n2), connect_all: false)
+    hosts_file = Path.join(ctx.dir, "hosts.erlang")
+    File.write!(hosts_file, "'127.0.0.1'.\n'127.0.0.3'.\n")
+
+    config =
+      H.write_config(ctx,
+        topologies: [{"far", "erlang_hosts", [hosts_file: hosts_file, polling_interval: 1000]}]
+      )
+
+    h = H.start_clusterd(ctx, config)
+    H.wait_for_full_mesh(ctx, members)
+    args = ["status", "--coordinator", "#{h.node}", "--cookie-file", ctx.cookie_file, "--json"]
+
+    assert {:ok, far} =
+             H.wait_until(20_000, fn ->
+               with %{status: 0, out: out} <- H.run_cli(ctx, args),
+                    {:ok, %{"topologies" => %{"far" => far}}} <- JSON.decode(out),
+                    1 <- far["failed_sources"],
+                    do: far,
+                    else: (_ -> false)
+             end)
+
+    assert far["error"] == nil
+    assert Enum.sort(far["members"]) == Enum.sort(Enum.map([n1, n2], &to_string/1))
+  end
 end

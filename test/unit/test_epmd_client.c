@@ -325,19 +325,19 @@ static void test_resolve(void **state)
     (void)state;
     struct sockaddr_storage ss;
     socklen_t len = 0;
-    assert_int_equal(epmd_resolve_host("10.1.2.3", &ss, &len), EPMD_OK);
+    assert_int_equal(epmd_resolve_host("10.1.2.3", 2000, &ss, &len), EPMD_OK);
     assert_int_equal(ss.ss_family, AF_INET);
     assert_int_equal(len, sizeof(struct sockaddr_in));
-    assert_int_equal(epmd_resolve_host("fd00::1", &ss, &len), EPMD_OK);
+    assert_int_equal(epmd_resolve_host("fd00::1", 2000, &ss, &len), EPMD_OK);
     assert_int_equal(ss.ss_family, AF_INET6);
-    assert_int_equal(epmd_resolve_host("localhost", &ss, &len), EPMD_OK);
+    assert_int_equal(epmd_resolve_host("localhost", 2000, &ss, &len), EPMD_OK);
     assert_int_equal(ss.ss_family, AF_INET); /* IPv4 preferred */
-    assert_int_equal(epmd_resolve_host("", &ss, &len), EPMD_ERR_RESOLVE);
-    assert_int_equal(epmd_resolve_host(NULL, &ss, &len), EPMD_ERR_RESOLVE);
+    assert_int_equal(epmd_resolve_host("", 2000, &ss, &len), EPMD_ERR_RESOLVE);
+    assert_int_equal(epmd_resolve_host(NULL, 2000, &ss, &len), EPMD_ERR_RESOLVE);
     char longname[300];
     memset(longname, 'a', sizeof longname - 1);
     longname[sizeof longname - 1] = '\0';
-    assert_int_equal(epmd_resolve_host(longname, &ss, &len), EPMD_ERR_RESOLVE);
+    assert_int_equal(epmd_resolve_host(longname, 2000, &ss, &len), EPMD_ERR_RESOLVE);
 }
 
 /* Several hosts at once: each has its own deadline, so a silent host and a
