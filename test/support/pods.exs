@@ -242,6 +242,9 @@ defmodule Clusterd.Pods do
   @doc """
   Writes files that `ip netns exec` bind-mounts over /etc inside namespace
   `ns` (/etc/netns/NS/FILE): e.g. "resolv.conf" or "hosts" for clusterd.
+  The file replaces the machine's whole: a "hosts" lacks localhost and the
+  machine's own host name (every namespace shares the machine's host name)
+  unless given, and a "resolv.conf" decides where that name goes.
   """
   def put_etc(ns, file, content) do
     dir = "/etc/netns/#{ns}"
