@@ -110,7 +110,8 @@ defmodule Clusterd.KubeNameModesTest do
       Harness.wait_for_hidden_peer(ctx, nodes, h.node)
 
       # clusterd asked bind9 for a member's name.
-      assert [_ | _] = Bind9.queries(dns, String.replace(a.ip, ".", "-") <> ".default.pod.cluster.local")
+      assert [_ | _] =
+               Bind9.queries(dns, String.replace(a.ip, ".", "-") <> ".default.pod.cluster.local")
 
       K.delete_pod(fx, "myapp-1")
       wait_not_seen(ctx, [a.node, c.node], b.node)
@@ -134,14 +135,17 @@ defmodule Clusterd.KubeNameModesTest do
     _dns =
       Bind9.set_records!(
         dns,
-        Enum.map_join(indexed, "", fn {p, i} -> "myapp-#{i}.myapp.default.svc 5 IN A #{p.ip}\n" end)
+        Enum.map_join(indexed, "", fn {p, i} ->
+          "myapp-#{i}.myapp.default.svc 5 IN A #{p.ip}\n"
+        end)
       )
 
     # clusterd: the names in its hosts file, no DNS server it can reach.
     Pods.put_etc(
       net.coordinator_ns,
       "hosts",
-      "127.0.0.1 localhost\n" <> Enum.map_join(indexed, "", fn {p, i} -> "#{p.ip} #{fqdn.(i)}\n" end)
+      "127.0.0.1 localhost\n" <>
+        Enum.map_join(indexed, "", fn {p, i} -> "#{p.ip} #{fqdn.(i)}\n" end)
     )
 
     for {p, i} <- Enum.take(indexed, 3),
