@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -144,6 +145,9 @@ static int start_once(bind9_fixture *f, const char *records)
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
+        /* named dies with the test, even when the test aborts (a sanitizer
+         * report) before its teardown could stop it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 1);

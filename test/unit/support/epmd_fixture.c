@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -58,6 +59,8 @@ static pid_t spawn(char *const argv[], const char *epmd_port)
 {
     pid_t pid = fork();
     if (pid == 0) {
+        /* dies with the test, even when the test aborts before teardown */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int devnull = open("/dev/null", O_RDWR);
         dup2(devnull, 0);
         dup2(devnull, 1);
