@@ -129,7 +129,11 @@ static void guard_cb(uv_timer_t *h)
     for (size_t i = 0; i < r->n; i++) {
         target_ctx *tc = &r->tcs[i];
         if (tc->done) continue;
-        if (!tc->t->reached) snprintf(tc->t->error, sizeof(tc->t->error), "no answer in time");
+        if (!tc->t->reached) {
+            snprintf(tc->t->error, sizeof(tc->t->error), "no answer in time");
+            /* the dial never reported: it is a timeout, not "ok" */
+            if (tc->t->dial.why == DIAL_OK) tc->t->dial.why = DIAL_TIMEOUT;
+        }
         for (size_t k = 0; k < r->n_calls; k++) {
             probe_reply *rep = &tc->t->replies[k];
             if (!rep->ok && !rep->reason[0])
