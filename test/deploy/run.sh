@@ -8,6 +8,10 @@
 #   (check_dockerfile.py).
 # Exit 0 when every check passed.
 set -u
+# Debian's python3, whose yaml module scripts/install-deps.sh installs
+# (python3-yaml), not whichever python3 comes first in PATH.
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
 cd "$(dirname "$0")/../.."
 export KUBECONFIG=/nonexistent # kustomize needs no cluster; never talk to one
 status=0
@@ -28,7 +32,7 @@ kustomize_check() {
     status=1
     return
   fi
-  python3 test/deploy/check_k8s.py "$variant" <"$tmp/$variant.yaml" || status=1
+  "$py" test/deploy/check_k8s.py "$variant" <"$tmp/$variant.yaml" || status=1
 }
 
 kustomize_check endpointslices k8s
@@ -59,7 +63,7 @@ done
 
 epmd_bin=$(erl -noshell -eval 'io:format("~s",[code:root_dir()]), halt().')/erts-*/bin/epmd
 # shellcheck disable=SC2086
-python3 test/deploy/check_dockerfile.py Dockerfile priv/clusterd $epmd_bin || status=1
+"$py" test/deploy/check_dockerfile.py Dockerfile priv/clusterd $epmd_bin || status=1
 
 [ "$status" -eq 0 ] && echo "deploy checks: all passed" || echo "deploy checks: FAILED"
 exit "$status"

@@ -65,8 +65,7 @@ defmodule Clusterd.KubeFixture do
         Enum.flat_map(tokens, &["--token", &1]) ++
         Enum.flat_map(users, &["--cert-user", &1])
 
-    os_pid =
-      Procs.spawn(ctx.dir, :fixture, label, "python3", args, Harness.env(ctx), "#{dir}.log")
+    os_pid = Procs.spawn(ctx.dir, :fixture, label, python(), args, Harness.env(ctx), "#{dir}.log")
 
     case Harness.wait_until(15_000, fn -> File.exists?(port_file) end, 50) do
       {:ok, _} -> :ok
@@ -154,7 +153,8 @@ defmodule Clusterd.KubeFixture do
 
   @doc "Fault injection: status:, match: (path regex), count:, seconds:, retry_after:, text:, watch:."
   def fault(fx, fields),
-    do: admin(fx, "fault", fields |> Enum.map(fn {k, v} -> {Atom.to_string(k), v} end) |> Map.new())
+    do:
+      admin(fx, "fault", fields |> Enum.map(fn {k, v} -> {Atom.to_string(k), v} end) |> Map.new())
 
   def clear_faults(fx), do: admin(fx, "clear_faults")
   def tokens(fx, tokens), do: admin(fx, "tokens", %{"tokens" => tokens})
@@ -282,7 +282,9 @@ end
 # booleans, nil): the observer has no JSON library.
 defmodule :json_encode do
   def encode(m) when is_map(m),
-    do: "{" <> Enum.map_join(m, ",", fn {k, v} -> encode(to_string(k)) <> ":" <> encode(v) end) <> "}"
+    do:
+      "{" <>
+        Enum.map_join(m, ",", fn {k, v} -> encode(to_string(k)) <> ":" <> encode(v) end) <> "}"
 
   def encode(l) when is_list(l), do: "[" <> Enum.map_join(l, ",", &encode/1) <> "]"
   def encode(true), do: "true"
@@ -298,4 +300,8 @@ defmodule :json_encode do
        |> String.replace("\"", "\\\"")
        |> String.replace("\n", "\\n")) <> "\""
   end
+
+  # Debian's python3 (scripts/install-deps.sh installs it), not whichever
+  # python3 comes first in PATH (a pyenv one, say).
+  defp python, do: if(File.exists?("/usr/bin/python3"), do: "/usr/bin/python3", else: "python3")
 end
