@@ -276,6 +276,10 @@ defmodule Clusterd.KubeFixture do
       env: [{"KUBECONFIG", nil}, {"HOME", fx.dir}]
     )
   end
+
+  # Debian's python3 (scripts/install-deps.sh installs it), not whichever
+  # python3 comes first in PATH (a pyenv one, say).
+  defp python, do: if(File.exists?("/usr/bin/python3"), do: "/usr/bin/python3", else: "python3")
 end
 
 # A tiny JSON encoder for admin bodies (maps, lists, strings, numbers,
@@ -300,8 +304,4 @@ defmodule :json_encode do
        |> String.replace("\"", "\\\"")
        |> String.replace("\n", "\\n")) <> "\""
   end
-
-  # Debian's python3 (scripts/install-deps.sh installs it), not whichever
-  # python3 comes first in PATH (a pyenv one, say).
-  defp python, do: if(File.exists?("/usr/bin/python3"), do: "/usr/bin/python3", else: "python3")
 end
