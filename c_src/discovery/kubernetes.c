@@ -235,10 +235,17 @@ static void k_report(kstate *s, const char *failure)
             kube_members_compute(s->lookup, &s->nm, objs, k, &r);
             free(objs);
         }
-        if (r.verdict == DISCOVERY_OK && r.n_members == 0)
-            discovery_result_add_evidence(&r, "no member: the selector matched nothing ready");
     }
     discovery_result_finish(&r);
+    /* Fail static: an answer with nobody in it (a selector typo, every pod
+     * not ready at once, a slice deleted just before its replacement is
+     * added) keeps the last good members, as an empty DNS answer does. A
+     * pod that goes away while others stay is still removed. */
+    if (failure == NULL && r.verdict == DISCOVERY_OK && r.n_members == 0 && r.n_leaving == 0)
+        discovery_result_fail(&r,
+                              "empty answer: the selector matched no ready %s; keeping the "
+                              "last good members",
+                              what);
     s->d->report(s->d, &r);
     discovery_result_free(&r);
 }

@@ -14,7 +14,8 @@ defmodule Clusterd.KubeFailStaticTest do
 
   defp assert_untouched(ctx, h, members, what) do
     assert Harness.full_mesh?(members),
-           "#{what} cut links:\n" <> Harness.mesh_report(members) <> Harness.clusterd_logs_tail(ctx)
+           "#{what} cut links:\n" <>
+             Harness.mesh_report(members) <> Harness.clusterd_logs_tail(ctx)
 
     refute Harness.clusterd_log(h) =~ "member left",
            "#{what} removed a member:\n" <> Harness.clusterd_logs_tail(ctx)
@@ -38,7 +39,10 @@ defmodule Clusterd.KubeFailStaticTest do
     sa = K.service_account!(fx, "tok")
     pods = for _ <- 1..4, do: Pods.start_pod!(ctx, net, "app", connect_all: false)
     [a, b, c, d] = pods
-    for {p, n} <- Enum.with_index([a, b, c]), do: K.pod(fx, "myapp-#{n}", ip: p.ip, labels: %{"app" => "myapp"}, ready: true)
+
+    for {p, n} <- Enum.with_index([a, b, c]),
+        do: K.pod(fx, "myapp-#{n}", ip: p.ip, labels: %{"app" => "myapp"}, ready: true)
+
     members = [a.node, b.node, c.node]
 
     config =
@@ -92,11 +96,13 @@ defmodule Clusterd.KubeFailStaticTest do
       Harness.wait_until(20_000, fn ->
         length(Regex.scan(~r/Kubernetes API answers again/, Harness.clusterd_log(h))) >= 2
       end)
+
     assert_untouched(ctx, h, members, "500 Internal Error")
 
     # 5. 429 as text/plain with Retry-After: 2: the next request waits 2 s
     K.fault(fx, status: 429, count: 1, retry_after: 2, text: true)
     K.admin(fx, "break_watches")
+
     {:ok, _} =
       Harness.wait_until(20_000, fn ->
         length(Regex.scan(~r/Kubernetes API answers again/, Harness.clusterd_log(h))) >= 3
@@ -120,5 +126,55 @@ defmodule Clusterd.KubeFailStaticTest do
       Harness.wait_until(20_000, fn ->
         Enum.all?([b.node, c.node, d.node], &Harness.not_peer?(&1, a.node))
       end)
+  end
+
+  test "an answer with nobody in it (a selector typo after a reload) removes nobody",
+       %{ctx: ctx} do
+    net = Pods.network!(ctx)
+    fx = K.start!(ctx, host: net.gateway, tokens: ["tok"])
+    sa = K.service_account!(fx, "tok")
+    pods = for _ <- 1..3, do: Pods.start_pod!(ctx, net, "app", connect_all: false)
+
+    for {p, n} <- Enum.with_index(pods),
+        do: K.pod(fx, "myapp-#{n}", ip: p.ip, labels: %{"app" => "myapp"}, ready: true)
+
+    members = Enum.map(pods, & &1.node)
+
+    topology = fn selector ->
+      [
+        topologies: [
+          {"k8s", "kubernetes",
+           [
+             kubernetes_selector: selector,
+             kubernetes_node_basename: "app",
+             kubernetes_service_account_path: sa,
+             kubernetes_ip_lookup_mode: "pods",
+             backoff_min: 200,
+             backoff_max: 2000
+           ]}
+        ],
+        name: "clusterd@#{net.coordinator_ip}"
+      ]
+    end
+
+    config = Harness.write_config(ctx, topology.("app=myapp"))
+    h = Pods.start_clusterd!(ctx, net, config, env: K.in_cluster_env(fx))
+    Harness.wait_for_full_mesh(ctx, members)
+    Harness.wait_for_hidden_peer(ctx, members, h.node)
+
+    # A reload whose selector matches nothing (a typo): the answer is empty.
+    ids = Harness.connection_ids(members)
+    Harness.write_config(ctx, topology.("app=myap"))
+    Harness.signal(h, "HUP")
+
+    {:ok, _} =
+      Harness.wait_until(20_000, fn ->
+        Harness.clusterd_log(h) =~
+          ~r/discovery failed; keeping the last good members.*empty answer/
+      end)
+
+    Process.sleep(2_000)
+    assert_untouched(ctx, h, members, "a selector that matches nothing")
+    assert Harness.connection_ids(members) == ids, "links were cut and remade"
   end
 end
