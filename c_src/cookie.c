@@ -111,8 +111,28 @@ static int from_env(const char *var, char *out, size_t outlen, char *err, size_t
     return cookie_accept(v, trimmed_len(v, strlen(v)), src, out, outlen, err, errlen);
 }
 
+static int cookie_load_from(const char *cli_file, const char *cfg_file, const char *cfg_env,
+                            char *out, size_t outlen, char *source, size_t sourcelen, char *err,
+                            size_t errlen);
+
+/* Loads the cookie (see cookie.h), then drops the variables that may hold it
+ * from our environment, so that no child (a kubeconfig exec plugin, say)
+ * inherits it. Called at start-up, before any thread runs. */
 int cookie_load(const char *cli_file, const char *cfg_file, const char *cfg_env, char *out,
                 size_t outlen, char *source, size_t sourcelen, char *err, size_t errlen)
+{
+    int rc =
+        cookie_load_from(cli_file, cfg_file, cfg_env, out, outlen, source, sourcelen, err, errlen);
+    if (rc == 0) {
+        unsetenv("RELEASE_COOKIE");
+        if (cfg_env) unsetenv(cfg_env);
+    }
+    return rc;
+}
+
+static int cookie_load_from(const char *cli_file, const char *cfg_file, const char *cfg_env,
+                            char *out, size_t outlen, char *source, size_t sourcelen, char *err,
+                            size_t errlen)
 {
     int r;
     if (cli_file) {

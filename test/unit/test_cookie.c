@@ -337,13 +337,23 @@ static void test_source_order(void **state)
 
     result r = load(cli, cfg, "CLUSTERD_TEST_COOKIE");
     expect_ok(&r, "FromCliFile", cli);
+    /* A loaded cookie leaves no variable that may hold one in our
+     * environment, so no child (an exec plugin) inherits it. */
+    assert_null(getenv("RELEASE_COOKIE"));
+    assert_null(getenv("CLUSTERD_TEST_COOKIE"));
+    setenv("CLUSTERD_TEST_COOKIE", "FromCfgEnv", 1);
+    setenv("RELEASE_COOKIE", "FromReleaseCookie\n", 1);
     r = load(NULL, cfg, "CLUSTERD_TEST_COOKIE");
     expect_ok(&r, "FromCfgFile", cfg);
+    setenv("CLUSTERD_TEST_COOKIE", "FromCfgEnv", 1);
+    setenv("RELEASE_COOKIE", "FromReleaseCookie\n", 1);
     r = load(NULL, NULL, "CLUSTERD_TEST_COOKIE");
     expect_ok(&r, "FromCfgEnv", "$CLUSTERD_TEST_COOKIE");
+    assert_null(getenv("CLUSTERD_TEST_COOKIE"));
+    setenv("RELEASE_COOKIE", "FromReleaseCookie\n", 1);
     r = load(NULL, NULL, NULL);
     expect_ok(&r, "FromReleaseCookie", "$RELEASE_COOKIE");
-    unsetenv("RELEASE_COOKIE");
+    assert_null(getenv("RELEASE_COOKIE"));
     r = load(NULL, NULL, NULL);
     expect_ok(&r, "FromHomeFile", home);
 
