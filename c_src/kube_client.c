@@ -461,6 +461,13 @@ static int request_setup(kube_request *rq)
     curl_easy_setopt(e, CURLOPT_HEADERDATA, rq);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, rq->opts.timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, rq->opts.connect_timeout_ms);
+    if (rq->opts.stream) {
+        /* A watch through a proxy that keeps the TCP connection alive but
+         * passes nothing: end it after 3 minutes without a byte (the API
+         * server sends bookmarks about every minute), and watch again. */
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 180L);
+    }
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
@@ -830,6 +837,16 @@ kube_client *kube_client_new(uv_loop_t *loop, kube_access *access, char *err, si
             return NULL;
         }
         curl_ready = true;
+    }
+    /* libcurl built with the blocking resolver would look the API server's
+     * name up on our event loop, with no deadline (CURLOPT_NOSIGNAL turns
+     * its alarm off): refuse it rather than risk stalling everything. */
+    if (!(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_ASYNCHDNS)) {
+        snprintf(err, errlen,
+                 "this libcurl resolves names synchronously (no AsynchDNS); "
+                 "clusterd needs one that does not block");
+        kube_access_free(access);
+        return NULL;
     }
     kube_client *kc = calloc(1, sizeof *kc);
     if (kc == NULL) {

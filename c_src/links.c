@@ -98,6 +98,7 @@ struct links {
 static void link_conn_msg(conn *c, const dist_msg *m, void *arg);
 static void link_conn_closed(conn *c, const char *reason, void *arg);
 static void link_start_connect(mlink *l);
+#define LINKS_MAX_ACCEPTS_IN_FLIGHT 4
 static void link_start_forwarder(mlink *l);
 static void housekeeping_cb(uv_timer_t *t);
 
@@ -967,7 +968,10 @@ static void listen_cb(uv_poll_t *h, int status, int events)
             if (errno == EINTR) continue;
             return; /* EAGAIN, or a transient error such as EMFILE */
         }
-        if (ls->accepts_in_flight >= 64) { /* bound the handshakes a flood can start */
+        /* Bound the handshakes a flood can start: each holds a worker of
+         * the pool (16) for up to connect_timeout, and connects and EPMD
+         * polls need workers too, so strangers get a quarter of it. */
+        if (ls->accepts_in_flight >= LINKS_MAX_ACCEPTS_IN_FLIGHT) {
             close(fd);
             continue;
         }
