@@ -75,6 +75,8 @@ struct kube_client {
     char *exec_buf;
     size_t exec_len;
     bool exec_failed_overflow;
+    bool exec_exited;      /* the plugin process has exited */
+    bool exec_pipe_closed; /* its stdout pipe is closing */
     long long exec_expiry; /* Unix s, 0 = none */
     bool exec_have;        /* a credential is cached */
     char *exec_cert, *exec_key;
@@ -591,14 +593,37 @@ static void exec_after_close(uv_handle_t *h)
     client_maybe_free(kc);
 }
 
+/* Grace after the plugin exited with its stdout still open (a child of the
+ * plugin holds it): stop waiting for end of file. */
+#define EXEC_GRACE_MS 2000
+
+static void exec_close_pipe(kube_client *kc)
+{
+    if (kc->exec_pipe_closed) return;
+    kc->exec_pipe_closed = true;
+    uv_read_stop((uv_stream_t *)&kc->out);
+    uv_close((uv_handle_t *)&kc->out, exec_after_close);
+}
+
+static void exec_on_grace(uv_timer_t *t)
+{
+    kube_client *kc = t->data;
+    exec_close_pipe(kc);
+    uv_close((uv_handle_t *)t, exec_after_close);
+}
+
 static void exec_on_exit(uv_process_t *p, int64_t status, int sig)
 {
     kube_client *kc = p->data;
     kc->exec_status = status;
     kc->exec_signal = sig;
-    uv_timer_stop(&kc->exec_timer);
+    kc->exec_exited = true;
     uv_close((uv_handle_t *)p, exec_after_close);
-    uv_close((uv_handle_t *)&kc->exec_timer, exec_after_close);
+    uv_timer_stop(&kc->exec_timer);
+    if (kc->exec_pipe_closed)
+        uv_close((uv_handle_t *)&kc->exec_timer, exec_after_close);
+    else /* output may still be on its way: read it, but not forever */
+        uv_timer_start(&kc->exec_timer, exec_on_grace, EXEC_GRACE_MS, 0);
 }
 
 static void exec_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -626,7 +651,13 @@ static void exec_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         }
     }
     free(buf->base);
-    if (n < 0) uv_close((uv_handle_t *)s, exec_after_close);
+    if (n < 0) {
+        exec_close_pipe(kc);
+        if (kc->exec_exited) { /* the grace timer is running: done with it */
+            uv_timer_stop(&kc->exec_timer);
+            uv_close((uv_handle_t *)&kc->exec_timer, exec_after_close);
+        }
+    }
 }
 
 static void exec_on_timeout(uv_timer_t *t)
@@ -682,6 +713,8 @@ static int exec_start(kube_client *kc, char *err, size_t errlen)
                                .stdio = stdio};
     kc->proc.data = kc;
     kc->exec_failed_overflow = false;
+    kc->exec_exited = false;
+    kc->exec_pipe_closed = false;
     kc->exec_status = 0;
     kc->exec_signal = 0;
     int r = uv_spawn(kc->loop, &kc->proc, &po);

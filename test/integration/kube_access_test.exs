@@ -41,8 +41,12 @@ defmodule Clusterd.KubeAccessTest do
 
   test "in-cluster: a rotated token file is read again after a 401", %{ctx: ctx, fx: fx} do
     sa = K.service_account!(fx, "tok-1")
-    h = Harness.start_clusterd(ctx, config(ctx, kubernetes_service_account_path: sa),
-          env: K.in_cluster_env(fx))
+
+    h =
+      Harness.start_clusterd(ctx, config(ctx, kubernetes_service_account_path: sa),
+        env: K.in_cluster_env(fx)
+      )
+
     joined(ctx, h, "127.0.1.10")
 
     # The kubelet rotates the token; the old one stops working.
@@ -79,8 +83,12 @@ defmodule Clusterd.KubeAccessTest do
        %{ctx: ctx, fx: fx} do
     sa = K.service_account!(fx, "tok-1")
     File.rm!(Path.join(sa, "ca.crt"))
-    h = Harness.start_clusterd(ctx, config(ctx, kubernetes_service_account_path: sa),
-          env: K.in_cluster_env(fx))
+
+    h =
+      Harness.start_clusterd(ctx, config(ctx, kubernetes_service_account_path: sa),
+        env: K.in_cluster_env(fx)
+      )
+
     assert {:ok, 2} = Harness.wait_exit(h, 15_000)
     assert Harness.clusterd_log(h) =~ "ca.crt"
     assert K.requests(fx) == []
@@ -91,8 +99,12 @@ defmodule Clusterd.KubeAccessTest do
     sa = K.service_account!(fx, "tok-1")
     other = K.start!(ctx, label: "other-ca")
     File.cp!(other.ca, Path.join(sa, "ca.crt"))
-    h = Harness.start_clusterd(ctx, config(ctx, kubernetes_service_account_path: sa),
-          env: K.in_cluster_env(fx))
+
+    h =
+      Harness.start_clusterd(ctx, config(ctx, kubernetes_service_account_path: sa),
+        env: K.in_cluster_env(fx)
+      )
+
     Harness.wait_for_log(ctx, h, ~r/discovery failed.*(SSL|certificate)/i)
     assert K.requests(fx) == []
   end
@@ -107,7 +119,9 @@ defmodule Clusterd.KubeAccessTest do
 
   test "kubeconfig: tokenFile, CA file and the context's namespace", %{ctx: ctx, fx: fx} do
     K.service(fx, "myapp", %{"app" => "myapp"}, namespace: "team")
+
     K.pod(fx, "x-0", ip: "127.0.1.20", labels: %{"app" => "myapp"}, ready: true, namespace: "team")
+
     File.write!(Path.join(ctx.dir, "tokfile"), "tok-1\n")
     File.cp!(fx.ca, Path.join(ctx.dir, "ca.pem"))
 
@@ -188,6 +202,48 @@ defmodule Clusterd.KubeAccessTest do
     K.pod(fx, "myapp-1", ip: "127.0.1.11", labels: %{"app" => "myapp"}, ready: true)
     joined(ctx, h, "127.0.1.11")
     assert length(String.split(File.read!(runs), "\n", trim: true)) >= 2
+  end
+
+  test "kubeconfig: an exec plugin whose child keeps stdout open; the plugin never sees the cookie",
+       %{ctx: ctx, fx: fx} do
+    # The plugin prints its credential and exits, but leaves a child that
+    # holds its stdout for a minute: clusterd must not wait for that end of
+    # file. It also records its environment: the cookie must not be there,
+    # though clusterd was started with RELEASE_COOKIE set.
+    plugin = Path.join(ctx.dir, "plugin.sh")
+    envfile = Path.join(ctx.dir, "plugin.env")
+
+    File.write!(plugin, """
+    #!/bin/sh
+    env > "$ENVFILE"
+    sleep 60 &
+    printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"tok-1"}}\\n'
+    """)
+
+    File.chmod!(plugin, 0o755)
+
+    kc =
+      K.kubeconfig!(fx, Path.join(ctx.dir, "kubeconfig"),
+        user: %{
+          "exec" => %{
+            "apiVersion" => "client.authentication.k8s.io/v1",
+            "command" => plugin,
+            "env" => [{"ENVFILE", envfile}]
+          }
+        }
+      )
+
+    h =
+      Harness.start_clusterd(ctx, config(ctx, kubeconfig: kc, context: "test"),
+        env: [{"RELEASE_COOKIE", ctx.cookie}]
+      )
+
+    joined(ctx, h, "127.0.1.10")
+    assert Enum.all?(authorized(fx), &(&1["auth"] == "Bearer tok-1"))
+    env = File.read!(envfile)
+    assert env =~ "ENVFILE="
+    refute env =~ ctx.cookie, "the exec plugin inherited the cookie"
+    refute env =~ "RELEASE_COOKIE="
   end
 
   test "kubeconfig: a failing exec plugin (v1beta1) fails the round, then recovers",
