@@ -22,6 +22,8 @@
 
 #define DEFAULT_SA_PATH "/var/run/secrets/kubernetes.io/serviceaccount"
 
+#define K_SELECTOR_MAX 1024
+
 static const char *const lookup_modes[] = {"endpointslices", "endpoints", "pods", NULL};
 static const char *const name_modes[] = {"ip", "dns", "hostname", NULL};
 
@@ -704,9 +706,12 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+static int kubernetes_validate(const opt_values *ov, char *err, size_t errlen);
+
 static int kubernetes_start(discovery *d, char *err, size_t errlen)
 {
     const opt_values *ov = &d->topology->options;
+    if (kubernetes_validate(ov, err, errlen) != 0) return -1; /* bounds the buffers below */
     kstate *s = calloc(1, sizeof *s);
     kube_access a;
     memset(&a, 0, sizeof a);
@@ -755,7 +760,7 @@ static int kubernetes_start(discovery *d, char *err, size_t errlen)
     s->max_bytes = opts_int(ov, "max_event_bytes");
     char *ens = url_encode(s->namespace_);
     if (ens == NULL) goto nomem;
-    char path[600];
+    char path[1024]; /* a namespace is at most 253 characters (kubernetes_validate) */
     if (s->lookup == KUBE_LOOKUP_ENDPOINTSLICES)
         snprintf(path, sizeof path, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices", ens);
     else
@@ -763,7 +768,7 @@ static int kubernetes_start(discovery *d, char *err, size_t errlen)
                  s->lookup == KUBE_LOOKUP_PODS ? "pods" : "endpoints");
     free(ens);
     s->path = strdup(path);
-    char sel[1024] = "";
+    char sel[K_SELECTOR_MAX] = ""; /* kubernetes_validate bounds what goes in */
     const char *selector = opts_str(ov, "kubernetes_selector");
     if (selector != NULL) snprintf(sel, sizeof sel, "%s", selector);
     if (s->lookup == KUBE_LOOKUP_ENDPOINTSLICES && s->service_name != NULL) {
@@ -838,6 +843,21 @@ static int kubernetes_validate(const opt_values *ov, char *err, size_t errlen)
     }
     if (strcmp(opts_str(ov, "mode"), "hostname") == 0 && svc == NULL) {
         snprintf(err, errlen, "mode hostname needs kubernetes_service_name");
+        return -1;
+    }
+    /* The label selector (with the service clause) and the namespace go into
+     * fixed-size request paths: refuse what would not fit rather than cut a
+     * selector into one that means something else. */
+    if (strlen(sel ? sel : "") + strlen(svc ? svc : "") + 32 > K_SELECTOR_MAX) {
+        snprintf(err, errlen,
+                 "kubernetes_selector and kubernetes_service_name are too long "
+                 "together (at most %d characters)",
+                 K_SELECTOR_MAX - 32);
+        return -1;
+    }
+    const char *ns = opts_str(ov, "kubernetes_namespace");
+    if (ns != NULL && strlen(ns) > 253) {
+        snprintf(err, errlen, "kubernetes_namespace is longer than 253 characters");
         return -1;
     }
     const char *base = opts_str(ov, "kubernetes_node_basename");

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "discovery.h"
 #include "kube_client.h"
 #include "kube_json.h"
@@ -518,10 +519,39 @@ static void test_strategy_table(void **state)
     }
 }
 
+/* A selector too long for the request is refused, not cut into another one. */
+static void test_long_selector_refused(void **state)
+{
+    (void)state;
+    char sel[1200];
+    memset(sel, 'a', sizeof sel - 3);
+    memcpy(sel + sizeof sel - 3, "=b", 3);
+    char text[1600];
+    snprintf(text, sizeof text,
+             "topologies:\n  t:\n    strategy: kubernetes\n    config:\n"
+             "      kubernetes_selector: \"%s\"\n      kubernetes_node_basename: app\n",
+             sel);
+    config *cfg = NULL;
+    config_diag diag = {0};
+    assert_int_not_equal(config_load_string(text, strlen(text), "t.yaml", &cfg, &diag), 0);
+    assert_null(cfg);
+    assert_true(diag.n_errors >= 1);
+    assert_non_null(strstr(diag.errors[0], "too long"));
+    config_diag_free(&diag);
+
+    snprintf(text, sizeof text,
+             "topologies:\n  t:\n    strategy: kubernetes\n    config:\n"
+             "      kubernetes_selector: app=x\n      kubernetes_node_basename: app\n");
+    assert_int_equal(config_load_string(text, strlen(text), "t.yaml", &cfg, &diag), 0);
+    config_free(cfg);
+    config_diag_free(&diag);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines_split_across_chunks),
+        cmocka_unit_test(test_long_selector_refused),
         cmocka_unit_test(test_lines_cap),
         cmocka_unit_test(test_event_parse),
         cmocka_unit_test(test_status_parse),
