@@ -124,7 +124,9 @@ config *cli_load_config(const cli_opts *o)
     config_diag_free(&diag);
     if (rc != 0) return NULL;
     /* Host names of members resolve through the configured servers too. */
-    resolve_set_servers(cfg->nameservers, cfg->n_nameservers);
+    if (resolve_set_servers(cfg->nameservers, cfg->n_nameservers) != 0)
+        fprintf(stderr, "clusterd: resolver.nameservers is too long; member host names resolve "
+                        "through /etc/resolv.conf\n");
     return cfg;
 }
 

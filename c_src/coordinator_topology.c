@@ -285,7 +285,9 @@ void coordinator_reload(coordinator *co)
     generation *old = co->gen;
     co->gen = g;
     co->cfg = g->cfg;
-    resolve_set_servers(co->cfg->nameservers, co->cfg->n_nameservers);
+    if (resolve_set_servers(co->cfg->nameservers, co->cfg->n_nameservers) != 0)
+        log_event(LOG_LEVEL_WARN, "resolver.nameservers is too long; keeping the previous servers",
+                  LOG_END);
     co->topos = g->topos;
     co->n_topos = g->n_topos;
     generation_retire(co, old);

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "resolve.h"
+
 #define SERVERS_TEXT_MAX 512
 #define DNS_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -272,20 +274,11 @@ static int set_servers(dns_resolver *r, const dns_options *opts, char *err, size
         snprintf(r->servers, sizeof r->servers, "resolv.conf");
         return 0;
     }
-    size_t used = 0;
-    for (size_t k = 0; k < opts->n_nameservers; k++) {
-        /* c-ares 1.18 takes "[v6]:port" and a bare "v6", not "[v6]". */
-        const char *ns = opts->nameservers[k];
-        size_t len = strlen(ns);
-        bool bracketed = len > 2 && ns[0] == '[' && ns[len - 1] == ']';
-        int n = snprintf(r->servers + used, sizeof r->servers - used, "%s%.*s", k ? "," : "",
-                         (int)(bracketed ? len - 2 : len), bracketed ? ns + 1 : ns);
-        if (n < 0 || (size_t)n >= sizeof r->servers - used) {
-            snprintf(err, errlen, "resolver.nameservers: list longer than %d characters",
-                     SERVERS_TEXT_MAX - 1);
-            return -1;
-        }
-        used += (size_t)n;
+    if (resolve_servers_csv(opts->nameservers, opts->n_nameservers, r->servers,
+                            sizeof r->servers) != 0) {
+        snprintf(err, errlen, "resolver.nameservers: list longer than %d characters",
+                 SERVERS_TEXT_MAX - 1);
+        return -1;
     }
     /* Only the _ports_ variant honours ports in c-ares 1.18. */
     int rc = ares_set_servers_ports_csv(r->channel, r->servers);

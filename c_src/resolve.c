@@ -30,23 +30,30 @@ static void library_init(void)
     library_status = ares_library_init(ARES_LIB_INIT_ALL);
 }
 
-int resolve_set_servers(char *const *nameservers, size_t n)
+int resolve_servers_csv(char *const *nameservers, size_t n, char *out, size_t outlen)
 {
-    char text[SERVERS_MAX];
     size_t used = 0;
-    text[0] = '\0';
+    if (outlen == 0) return -1;
+    out[0] = '\0';
     for (size_t k = 0; k < n; k++) {
         /* c-ares 1.18 takes "[v6]:port" and a bare "v6", not "[v6]". */
         const char *ns = nameservers[k];
         size_t l = strlen(ns);
         bool bracketed = l > 2 && ns[0] == '[' && ns[l - 1] == ']';
-        int w = snprintf(text + used, sizeof text - used, "%s%.*s", k ? "," : "",
+        int w = snprintf(out + used, outlen - used, "%s%.*s", k ? "," : "",
                          (int)(bracketed ? l - 2 : l), bracketed ? ns + 1 : ns);
-        if (w < 0 || (size_t)w >= sizeof text - used) return -1;
+        if (w < 0 || (size_t)w >= outlen - used) return -1;
         used += (size_t)w;
     }
+    return 0;
+}
+
+int resolve_set_servers(char *const *nameservers, size_t n)
+{
+    char text[SERVERS_MAX];
+    if (resolve_servers_csv(nameservers, n, text, sizeof text) != 0) return -1;
     pthread_mutex_lock(&servers_lock);
-    memcpy(servers, text, used + 1);
+    memcpy(servers, text, strlen(text) + 1);
     pthread_mutex_unlock(&servers_lock);
     return 0;
 }

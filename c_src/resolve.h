@@ -27,6 +27,10 @@ typedef enum {
  * text is copied. Returns 0, or -1 if the list is too long. */
 int resolve_set_servers(char *const *nameservers, size_t n);
 
+/* The same list as c-ares' "ports CSV" into out (shared with dns.c).
+ * Returns 0, or -1 if it does not fit in outlen. */
+int resolve_servers_csv(char *const *nameservers, size_t n, char *out, size_t outlen);
+
 /* Resolves host within timeout_ms. On RESOLVE_OK, *addr and *len hold the
  * address (port 0). Otherwise err (if not NULL) says why. Blocking: call it
  * from a worker thread, never from the event loop. Thread-safe. */
