@@ -158,6 +158,8 @@ ssize_t member_index(const coordinator *co, const char *name);
 bool member_desired(const coordinator *co, const char *name);
 /* True if our link is up, it has sent nodes() and the member is not gone. */
 bool member_reachable(const member *m);
+/* True if some current topology lists both a and b: the link a-b is wanted. */
+bool members_share_topology(const coordinator *co, const char *a, const char *b);
 /* Adds name to the table and starts its link. NULL when out of memory. */
 member *member_add(coordinator *co, const char *name);
 /* Removes m from the table, closes its link, drops every pair towards it

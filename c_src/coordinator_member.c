@@ -46,6 +46,17 @@ bool member_reachable(const member *m)
     return !m->gone && m->l && link_get_state(m->l) == LINK_UP && m->has_snapshot;
 }
 
+bool members_share_topology(const coordinator *co, const char *a, const char *b)
+{
+    for (size_t t = 0; t < co->n_topos; t++) {
+        const topo_state *ts = &co->topos[t];
+        if (strv_contains_sorted(ts->members, ts->n_members, a) &&
+            strv_contains_sorted(ts->members, ts->n_members, b))
+            return true;
+    }
+    return false;
+}
+
 pair_state *pair_get(member *m, const char *peer, bool create)
 {
     for (size_t i = 0; i < m->n_pairs; i++)

@@ -87,13 +87,7 @@ static void count_links(const coordinator *co, uint64_t *seen, uint64_t *missing
         for (size_t j = i + 1; j < co->n_members; j++) {
             const member *b = co->members[j];
             if (b->gone || !b->has_snapshot) continue;
-            bool want = false;
-            for (size_t t = 0; t < co->n_topos && !want; t++) {
-                const topo_state *ts = &co->topos[t];
-                want = strv_contains_sorted(ts->members, ts->n_members, a->name) &&
-                       strv_contains_sorted(ts->members, ts->n_members, b->name);
-            }
-            if (!want) continue;
+            if (!members_share_topology(co, a->name, b->name)) continue;
             if (strv_contains_sorted(a->seen, a->n_seen, b->name) &&
                 strv_contains_sorted(b->seen, b->n_seen, a->name))
                 (*seen)++;

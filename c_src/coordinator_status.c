@@ -86,13 +86,7 @@ json_t *coordinator_status_json(const coordinator *co)
         for (size_t j = i + 1; j < co->n_members; j++) {
             const member *o2 = co->members[j];
             if (o2->gone || !o2->has_snapshot) continue;
-            bool want = false;
-            for (size_t t = 0; t < co->n_topos && !want; t++) {
-                const topo_state *ts = &co->topos[t];
-                want = strv_contains_sorted(ts->members, ts->n_members, m->name) &&
-                       strv_contains_sorted(ts->members, ts->n_members, o2->name);
-            }
-            if (!want) continue;
+            if (!members_share_topology(co, m->name, o2->name)) continue;
             if (!strv_contains_sorted(m->seen, m->n_seen, o2->name) ||
                 !strv_contains_sorted(o2->seen, o2->n_seen, m->name)) {
                 json_t *p = json_array();
