@@ -27,23 +27,6 @@ typedef struct once_ctx {
     uv_timer_t guard;
 } once_ctx;
 
-static void copy_result(discovery_result *dst, const discovery_result *src)
-{
-    for (size_t i = 0; i < src->n_members; i++)
-        (void)discovery_result_add_member(dst, src->members[i]);
-    for (size_t i = 0; i < src->n_leaving; i++)
-        (void)discovery_result_add_leaving(dst, src->leaving[i]);
-    for (size_t i = 0; i < src->n_evidence; i++)
-        discovery_result_add_evidence(dst, "%s", src->evidence[i]);
-    dst->n_partial = src->n_partial;
-    /* the reason is among the copied evidence lines already */
-    if (src->verdict != DISCOVERY_OK) {
-        dst->verdict = src->verdict;
-        memcpy(dst->reason, src->reason, sizeof(dst->reason));
-    }
-    discovery_result_finish(dst);
-}
-
 static void maybe_done(once_ctx *c)
 {
     if (c->open == 0 && !uv_is_closing((uv_handle_t *)&c->guard))
@@ -63,7 +46,7 @@ static void on_report(discovery *d, const discovery_result *r)
     once_topo *t = d->owner;
     if (t->answered) return;
     t->answered = true;
-    copy_result(t->out, r);
+    discovery_result_copy(t->out, r);
     discovery_stop(d);
 }
 

@@ -249,6 +249,21 @@ void discovery_result_finish(discovery_result *r)
     r->n_leaving = out;
 }
 
+void discovery_result_copy(discovery_result *dst, const discovery_result *src)
+{
+    discovery_result_init(dst);
+    for (size_t k = 0; k < src->n_members; k++)
+        (void)discovery_result_add_member(dst, src->members[k]);
+    for (size_t k = 0; k < src->n_leaving; k++)
+        (void)discovery_result_add_leaving(dst, src->leaving[k]);
+    for (size_t k = 0; k < src->n_evidence; k++)
+        discovery_result_add_evidence(dst, "%s", src->evidence[k]);
+    dst->verdict = src->verdict;
+    memcpy(dst->reason, src->reason, sizeof dst->reason);
+    dst->n_partial = src->n_partial;
+    discovery_result_finish(dst);
+}
+
 /* Frees everything r owns and leaves it empty; accepts NULL. */
 void discovery_result_free(discovery_result *r)
 {

@@ -48,6 +48,10 @@ void discovery_result_add_evidence(discovery_result *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void discovery_result_fail(discovery_result *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Copies src into dst (whose old content, if any, the caller has freed):
+ * members, leaving, evidence, verdict, reason and failed sources, finished.
+ * For keeping a report beyond its callback. */
+void discovery_result_copy(discovery_result *dst, const discovery_result *src);
 /* Sorts members; call before reporting. */
 void discovery_result_finish(discovery_result *r);
 void discovery_result_free(discovery_result *r);

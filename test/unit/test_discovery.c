@@ -110,22 +110,10 @@ struct run_ctx {
     report_hook hook;
 };
 
-static void result_copy(discovery_result *dst, const discovery_result *src)
-{
-    discovery_result_init(dst);
-    for (size_t k = 0; k < src->n_members; k++)
-        assert_int_equal(discovery_result_add_member(dst, src->members[k]), 0);
-    for (size_t k = 0; k < src->n_evidence; k++)
-        discovery_result_add_evidence(dst, "%s", src->evidence[k]);
-    dst->verdict = src->verdict;
-    memcpy(dst->reason, src->reason, sizeof dst->reason);
-    dst->n_partial = src->n_partial;
-}
-
 static void on_report(discovery *d, const discovery_result *r)
 {
     run_ctx *rc = d->owner;
-    if (rc->reports < 4) result_copy(&rc->results[rc->reports], r);
+    if (rc->reports < 4) discovery_result_copy(&rc->results[rc->reports], r);
     rc->reports++;
     if (rc->hook != NULL) rc->hook(rc, r);
     if (rc->reports >= rc->stop_after) discovery_stop(d);
