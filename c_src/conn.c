@@ -131,9 +131,14 @@ static void conn_handle_packet(conn *c, const char *pkt, size_t len)
     if (c->on_msg) c->on_msg(c, &m, c->arg);
 }
 
+/* At most CONN_READS_PER_WAKEUP reads per callback, so that a peer that sends
+ * as fast as we read cannot keep the loop to itself: the fd is polled
+ * level-triggered, so what is left is read on the next turn of the loop
+ * (after every other ready handle), and data already decrypted inside a TLS
+ * stream makes conn_update_poll come back at once (pending). */
 static void conn_on_readable(conn *c)
 {
-    for (;;) {
+    for (unsigned reads = 0; reads < CONN_READS_PER_WAKEUP; reads++) {
         if (buf_reserve(&c->in, &c->in_cap, c->in_len + CONN_READ_CHUNK,
                         DIST_MAX_PACKET + 4 + CONN_READ_CHUNK) < 0) {
             conn_close(c, "out of memory for the receive buffer");
