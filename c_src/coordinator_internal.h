@@ -135,6 +135,7 @@ struct coordinator {
 static inline uint64_t coordinator_wall_ms(void)
 {
     struct timespec ts;
+    /* wall clock: shown to humans (status, metrics), never used for a timeout */
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
