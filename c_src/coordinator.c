@@ -19,6 +19,27 @@
 
 /* ---- reconcile ---- */
 
+/* Refills the action bucket for the time since the last refill and takes up
+ * to `want` tokens; returns how many it took. */
+static size_t action_tokens_take(coordinator *co, uint64_t now, size_t want)
+{
+    double rate = (double)co->cfg->max_actions_per_s;
+    double cap = rate > (double)co->n_members ? rate : (double)co->n_members;
+    if (co->action_tokens_ms == 0) {
+        co->action_tokens = cap;
+    } else if (now > co->action_tokens_ms) {
+        co->action_tokens += (double)(now - co->action_tokens_ms) * rate / 1000.0;
+    }
+    if (co->action_tokens > cap) co->action_tokens = cap;
+    co->action_tokens_ms = now ? now : 1;
+    size_t n = 0;
+    while (n < want && co->action_tokens >= 1.0) {
+        co->action_tokens -= 1.0;
+        n++;
+    }
+    return n;
+}
+
 static void reconcile(coordinator *co)
 {
     uint64_t t0 = uv_hrtime();
@@ -82,8 +103,27 @@ static void reconcile(coordinator *co)
         snprintf(cnt, sizeof(cnt), "%zu", n);
         log_event(LOG_LEVEL_INFO, "full mesh", "members", cnt, LOG_END);
     }
-    for (size_t k = 0; k < plan.n_actions; k++)
+    size_t allowed = action_tokens_take(co, now, plan.n_actions);
+    for (size_t k = 0; k < allowed; k++)
         action_dispatch(co, &plan.actions[k]);
+    if (allowed < plan.n_actions) {
+        /* The rest is planned again (from what is observed then) once the
+         * bucket has a token: nothing is queued. */
+        co->actions_deferred += plan.n_actions - allowed;
+        uint64_t wait = (uint64_t)(1000.0 / (double)co->cfg->max_actions_per_s) + 1;
+        coordinator_schedule_reconcile(co, wait);
+        if (!co->rate_limited) {
+            char rate[24], deferred[24];
+            snprintf(rate, sizeof(rate), "%lld", co->cfg->max_actions_per_s);
+            snprintf(deferred, sizeof(deferred), "%zu", plan.n_actions - allowed);
+            log_event(LOG_LEVEL_WARN, "actions rate-limited", "max_actions_per_second", rate,
+                      "deferred", deferred, LOG_END);
+        }
+        co->rate_limited = true;
+    } else if (co->rate_limited && plan.n_actions > 0) {
+        co->rate_limited = false;
+        log_event(LOG_LEVEL_INFO, "actions no longer rate-limited", LOG_END);
+    }
 
     /* Forget gone members nobody sees any more. */
     for (size_t i = n; i-- > 0;) {

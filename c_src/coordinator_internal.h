@@ -116,6 +116,13 @@ struct coordinator {
     uint64_t max_reconcile_us;
     uint64_t heals;
     uint64_t actions_sent;
+    /* reconcile.max_actions_per_second: a token bucket of action RPCs that
+     * holds up to max(rate, members) tokens, so forming a mesh (at most one
+     * RPC per member) is never delayed while flapping discovery is. */
+    double action_tokens;
+    uint64_t action_tokens_ms; /* monotonic time of the last refill; 0 = full */
+    uint64_t actions_deferred; /* planned actions left for a later pass */
+    bool rate_limited;         /* the last pass deferred some (logged once) */
     uint64_t reconcile_hist[RECONCILE_BUCKETS + 1]; /* per bucket (not cumulative); last: +Inf */
     uint64_t reconcile_sum_us;
     uint64_t reloads_ok, reloads_rejected;
