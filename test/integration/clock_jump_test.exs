@@ -54,13 +54,13 @@ defmodule Clusterd.ClockJumpTest do
 
     # A day forward: longer than any timeout clusterd has.
     jump(ft, "+1d")
-    Process.sleep(3_000)
+    Process.sleep(2_000)
     true = :erpc.call(n1, :erlang, :disconnect_node, [n2], 5000)
     H.wait_for_full_mesh(ctx, members)
 
     # Two days back (one before the start).
     jump(ft, "-1d")
-    Process.sleep(3_000)
+    Process.sleep(2_000)
     true = :erpc.call(n2, :erlang, :disconnect_node, [n3], 5000)
     H.wait_for_full_mesh(ctx, members)
     Process.sleep(2_000)
