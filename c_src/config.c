@@ -83,7 +83,7 @@ const opt_spec config_reconcile_options[] = {
      .min = 1,
      .max = 100000,
      .help = "planned actions (one per member and pass) started per second at most; bursts "
-             "up to the member count"},
+             "up to 4 per member"},
 };
 const size_t config_reconcile_options_count =
     sizeof config_reconcile_options / sizeof config_reconcile_options[0];

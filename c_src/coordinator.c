@@ -24,7 +24,8 @@
 static size_t action_tokens_take(coordinator *co, uint64_t now, size_t want)
 {
     double rate = (double)co->cfg->max_actions_per_s;
-    double cap = rate > (double)co->n_members ? rate : (double)co->n_members;
+    double burst = 4.0 * (double)co->n_members;
+    double cap = rate > burst ? rate : burst;
     if (co->action_tokens_ms == 0) {
         co->action_tokens = cap;
     } else if (now > co->action_tokens_ms) {

@@ -117,8 +117,9 @@ struct coordinator {
     uint64_t heals;
     uint64_t actions_sent;
     /* reconcile.max_actions_per_second: a token bucket of action RPCs that
-     * holds up to max(rate, members) tokens, so forming a mesh (at most one
-     * RPC per member) is never delayed while flapping discovery is. */
+     * holds up to max(rate, 4 x members) tokens, so forming a mesh (about one
+     * RPC per member, a few with retries) is never delayed while flapping
+     * discovery is. */
     double action_tokens;
     uint64_t action_tokens_ms; /* monotonic time of the last refill; 0 = full */
     uint64_t actions_deferred; /* planned actions left for a later pass */
