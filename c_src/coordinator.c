@@ -113,17 +113,18 @@ static void reconcile(coordinator *co)
         co->actions_deferred += plan.n_actions - allowed;
         uint64_t wait = (uint64_t)(1000.0 / (double)co->cfg->max_actions_per_s) + 1;
         coordinator_schedule_reconcile(co, wait);
-        if (!co->rate_limited) {
+        /* Said at most once a minute, with what was put off since. */
+        if (!co->rate_limit_logged || now - co->rate_limit_log_ms >= 60000) {
             char rate[24], deferred[24];
             snprintf(rate, sizeof(rate), "%lld", co->cfg->max_actions_per_s);
-            snprintf(deferred, sizeof(deferred), "%zu", plan.n_actions - allowed);
+            snprintf(deferred, sizeof(deferred), "%llu",
+                     (unsigned long long)(co->actions_deferred - co->deferred_at_log));
             log_event(LOG_LEVEL_WARN, "actions rate-limited", "max_actions_per_second", rate,
                       "deferred", deferred, LOG_END);
+            co->rate_limit_logged = true;
+            co->rate_limit_log_ms = now;
+            co->deferred_at_log = co->actions_deferred;
         }
-        co->rate_limited = true;
-    } else if (co->rate_limited && plan.n_actions > 0) {
-        co->rate_limited = false;
-        log_event(LOG_LEVEL_INFO, "actions no longer rate-limited", LOG_END);
     }
 
     /* Forget gone members nobody sees any more. */
@@ -224,11 +225,15 @@ static void on_event(mlink *l, bool up, const char *peer, const char *reason, vo
     }
     log_event(LOG_LEVEL_DEBUG, up ? "nodeup" : "nodedown", "observer", m->name, "node", peer,
               "reason", reason, LOG_END);
-    if (!up) {
-        /* A link went down: allow an immediate repair of that pair. */
+    member *gone_peer = up ? NULL : member_find(co, peer);
+    if (!up && !m->gone && !(gone_peer && gone_peer->gone)) {
+        /* A wanted link went down: allow an immediate repair of that pair.
+         * (Not for a member we want gone: that nodedown is our own doing,
+         * and a member that redials at once would otherwise be cut again
+         * on every event instead of after the settle period.) */
         pair_state *p = pair_get(m, peer, false);
         if (p && !p->in_flight) p->not_before_ms = 0;
-        member *other = member_find(co, peer);
+        member *other = gone_peer;
         if (other) {
             p = pair_get(other, m->name, false);
             if (p && !p->in_flight) p->not_before_ms = 0;

@@ -121,9 +121,11 @@ struct coordinator {
      * RPC per member, a few with retries) is never delayed while flapping
      * discovery is. */
     double action_tokens;
-    uint64_t action_tokens_ms; /* monotonic time of the last refill; 0 = full */
-    uint64_t actions_deferred; /* planned actions left for a later pass */
-    bool rate_limited;         /* the last pass deferred some (logged once) */
+    uint64_t action_tokens_ms;  /* monotonic time of the last refill; 0 = full */
+    uint64_t actions_deferred;  /* planned actions left for a later pass */
+    bool rate_limit_logged;     /* "actions rate-limited" was logged ... */
+    uint64_t rate_limit_log_ms; /* ... at this time (at most once a minute) */
+    uint64_t deferred_at_log;   /* actions_deferred then */
     uint64_t reconcile_hist[RECONCILE_BUCKETS + 1]; /* per bucket (not cumulative); last: +Inf */
     uint64_t reconcile_sum_us;
     uint64_t reloads_ok, reloads_rejected;
