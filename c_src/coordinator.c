@@ -143,8 +143,13 @@ static void reconcile(coordinator *co)
     }
     /* Come back when the earliest backoff or settle period ends. */
     uint64_t next = pair_next_due_ms(co, now);
-    if (next != UINT64_MAX && plan.n_missing > 0)
-        coordinator_schedule_reconcile(co, next - now + 1);
+    bool work_left = plan.n_missing > 0;
+    /* A gone member still seen is work too (a disconnect settling or
+     * backing off): without this its retry waited for the next poll. */
+    for (size_t i = 0; i < n && !work_left && next != UINT64_MAX; i++)
+        for (size_t j = 0; j < n && !work_left; j++)
+            work_left = !gone[i] && gone[j] && mesh_graph_get(&observed, i, j);
+    if (next != UINT64_MAX && work_left) coordinator_schedule_reconcile(co, next - now + 1);
     if (co->on_full_mesh && co->full_mesh && plan.n_actions == 0) {
         bool all_answered = true;
         for (size_t t = 0; t < co->n_topos; t++)
