@@ -11,7 +11,7 @@
 # that fails leaves its old section as it was.
 #
 #   make bench                                  # every part
-#   BENCH_PARTS="libcluster kube_libcluster" make bench
+#   BENCH_PARTS="libcluster libcluster_load" make bench
 #
 # Adding a part: define part_NAME below (it is picked up by itself; `parts`
 # only fixes the order of the known ones).
@@ -110,20 +110,20 @@ part_libcluster() { # the same members meshed by clusterd and by libcluster
     elixir --hidden --name "bench-libcl-$$@127.0.0.1" bench/libcluster_bench.exs
 }
 
-part_kube_libcluster() { # libcluster's Kubernetes strategy polling the API fixture, measured
+part_libcluster_load() { # libcluster's Kubernetes and Kubernetes.DNS strategies polling, measured
   if [ -z "${LIBCLUSTER_SRC:-}" ] || [ -z "${JASON_SRC:-}" ] || [ -z "${TELEMETRY_SRC:-}" ]; then
-    printf '## Kubernetes API load, measured: libcluster next to clusterd\n\nNot run: libcluster source not found (set LIBCLUSTER_SRC, JASON_SRC and TELEMETRY_SRC; see README, Performance).\n' > "$1"
+    printf '## API and DNS load, measured: libcluster next to clusterd\n\nNot run: libcluster source not found (set LIBCLUSTER_SRC, JASON_SRC and TELEMETRY_SRC; see README, Performance).\n' > "$1"
     return 0
   fi
   local ebin
   ebin=$(bash bench/libcluster_build.sh "$tmp/libcluster") || return 1
-  BENCH_OUT=$1 BENCH_LIBCLUSTER_EBIN=$ebin CLUSTERD_TEST_ENTRY=bench/kube_libcluster_bench.exs \
+  BENCH_OUT=$1 BENCH_LIBCLUSTER_EBIN=$ebin CLUSTERD_TEST_ENTRY=bench/libcluster_load_bench.exs \
     bash test/run-integration.sh >&2
 }
 
 # -- running them ------------------------------------------------------------
 
-parts="mesh churn dns tls kube libcluster kube_libcluster"
+parts="mesh churn dns tls kube libcluster libcluster_load"
 for f in $(declare -F | awk '$3 ~ /^part_/ { sub(/^part_/, "", $3); print $3 }'); do
   case " $parts " in *" $f "*) ;; *) parts="$parts $f" ;; esac
 done

@@ -1,9 +1,9 @@
-# The cases of bench/kube_libcluster_bench.exs (loaded once the observer runs).
+# The cases of bench/libcluster_load_bench.exs (loaded once the observer runs).
 
-defmodule Clusterd.KubeLibclusterBench do
+defmodule Clusterd.LibclusterLoadBench do
   use ExUnit.Case, async: false
 
-  alias Clusterd.{Harness, JSON}
+  alias Clusterd.{Bind9, Harness, JSON}
   alias Clusterd.KubeFixture, as: K
   alias ClusterdBench.LibclusterHost, as: Host
 
@@ -147,6 +147,93 @@ defmodule Clusterd.KubeLibclusterBench do
         pods: n, k: @k, seconds: elapsed, churn: churn,
         clusterd: Map.put(side.("tok-clusterd"), :cpu_ms, cd_ticks * 10),
         libcluster: side.("tok-libcluster") |> Map.put(:cpu_ms, Enum.sum(lc_ticks) * 10) |> Map.put(:reductions, red)
+      })
+    end
+  end
+
+  # The same for DNS: libcluster's Kubernetes.DNS (A records of a headless
+  # service, polling_interval 5000) in K members and clusterd's
+  # Kubernetes.DNS at the same interval, against one bind9 whose query log
+  # counts every query; each side asks for a name of its own with N records.
+  for n <- @pods do
+    @n n
+    test "dns load for #{n} pods, libcluster and clusterd side by side", %{ctx: ctx} do
+      n = @n
+      ips = for i <- 1..n, do: "127.0.#{2 + div(i, 250)}.#{1 + rem(i, 250)}"
+
+      records =
+        # TTL 5 s: CoreDNS's default for the kubernetes plugin (inet_res caches
+        # answers for their TTL)
+        for svc <- ~w(svc-cd svc-lc), ip <- ips, into: "", do: "#{svc}.default.svc 5 IN A #{ip}\n"
+
+      dns = Bind9.start!(ctx, records: records)
+      cd_name = "svc-cd.default.svc.cluster.local"
+      lc_name = "svc-lc.default.svc.cluster.local"
+
+      members =
+        for i <- 1..@k, do: Harness.start_erl(ctx, "dlc#{n}_#{i}", args: ebin_args())
+
+      for m <- members do
+        :erpc.call(m, Host, :prepare, [], 60_000)
+        # libcluster has no resolver address option: the members' own
+        # resolver (inet_res, which its default resolver function calls) is
+        # pointed at the bench's bind9, as an application would configure it
+        # (resolv.conf off first: its servers would be asked as well)
+        ns = [{{127, 0, 0, 1}, dns.port}]
+        :ok = :erpc.call(m, :inet_db, :res_option, [:resolv_conf, ~c""])
+        :ok = :erpc.call(m, :inet_db, :res_option, [:nameservers, ns])
+        :ok = :erpc.call(m, :inet_db, :res_option, [:search, []])
+        ^ns = :erpc.call(m, :inet_db, :res_option, [:nameservers])
+        {:ok, _} = :erpc.call(m, :inet_res, :getbyname, [String.to_charlist(lc_name), :a, 5000])
+      end
+
+      topo = [
+        k8sdns: [
+          strategy: Cluster.Strategy.Kubernetes.DNS,
+          connect: {:erlang, :is_atom, []},
+          disconnect: {:erlang, :is_atom, []},
+          config: [service: lc_name, application_name: "app", polling_interval: 5000]
+        ]
+      ]
+
+      path = Path.join(ctx.dir, "clusterd-dns.yaml")
+
+      File.write!(path, """
+      node:
+        name: clusterd@127.0.0.1
+        cookie_file: #{ctx.cookie_file}
+      resolver:
+        nameservers: ["#{Bind9.server(dns)}"]
+      topologies:
+        k8sdns:
+          strategy: Cluster.Strategy.Kubernetes.DNS
+          config:
+            service: "#{cd_name}."
+            application_name: app
+            polling_interval: 5000
+      """)
+
+      q0 = {length(Bind9.queries(dns, cd_name)), length(Bind9.queries(dns, lc_name))}
+      t0 = System.monotonic_time(:millisecond)
+      h = Harness.start_clusterd(ctx, path)
+      reqs = Enum.map(members, &:erpc.send_request(&1, Host, :start, [topo]))
+      Enum.each(reqs, &(:ok = :erpc.receive_response(&1, 60_000)))
+      member_pids = Enum.map(members, &Harness.os_pid_of(ctx, &1))
+      c0 = Enum.map([h.os_pid | member_pids], &ticks/1)
+      Process.sleep(max(0, t0 + @seconds * 1000 - System.monotonic_time(:millisecond)))
+      elapsed = (System.monotonic_time(:millisecond) - t0) / 1000
+      [cd_ticks | lc_ticks] = Enum.zip_with(c0, Enum.map([h.os_pid | member_pids], &ticks/1), &(&2 - &1))
+      cd_q = Bind9.queries(dns, cd_name) |> Enum.drop(elem(q0, 0))
+      lc_q = Bind9.queries(dns, lc_name) |> Enum.drop(elem(q0, 1))
+      Enum.each(members, &:erpc.call(&1, Host, :stop, []))
+      Harness.stop_clusterd(h)
+
+      tcp = fn qs -> Enum.count(qs, &String.contains?(&1, "+T")) end
+
+      record({:dns, n}, %{
+        pods: n, k: @k, seconds: elapsed,
+        clusterd: %{queries: length(cd_q), tcp: tcp.(cd_q), cpu_ms: cd_ticks * 10},
+        libcluster: %{queries: length(lc_q), tcp: tcp.(lc_q), cpu_ms: Enum.sum(lc_ticks) * 10}
       })
     end
   end

@@ -19,7 +19,7 @@
 
 support = Path.expand("../test/support", __DIR__)
 
-for file <- ~w(epmd procs json silent_listener harness kube_fixture) do
+for file <- ~w(epmd procs json silent_listener harness kube_fixture bind9) do
   Code.require_file("#{file}.exs", support)
 end
 
@@ -27,13 +27,16 @@ Clusterd.Harness.start_observer!()
 ExUnit.start(autorun: false, max_cases: 1, timeout: 1_800_000)
 
 # Loaded after the observer has started distribution.
-Code.require_file("kube_libcluster_cases.exs", __DIR__)
+Code.require_file("libcluster_load_cases.exs", __DIR__)
 
 %{failures: failures} = ExUnit.run()
 
 f1 = fn x -> :erlang.float_to_binary(x / 1, decimals: 1) end
 f0 = fn x -> Integer.to_string(round(x)) end
-loads = for n <- String.split(System.get_env("BENCH_KLC_PODS", "100 1000")), r = Clusterd.KubeLibclusterBench.fetch({:load, String.to_integer(n)}), do: r
+sizes = System.get_env("BENCH_KLC_PODS", "100 1000") |> String.split() |> Enum.map(&String.to_integer/1)
+loads = for n <- sizes, r = Clusterd.LibclusterLoadBench.fetch({:load, n}), do: r
+dnss = for n <- sizes, r = Clusterd.LibclusterLoadBench.fetch({:dns, n}), do: r
+ratio = fn a, b -> if b > 0, do: "1 : #{f0.(b / max(a, 1.0e-9))}", else: "–" end
 
 rows =
   Enum.flat_map(loads, fn l ->
@@ -46,12 +49,24 @@ rows =
     all_bytes = node_bytes * l.pods
     cd_reqs = c.requests * per_min
     cd_bytes = c.bytes * per_min
-    ratio = fn a, b -> if b > 0, do: "1 : #{f0.(b / max(a, 1.0e-9))}", else: "–" end
-
     [
       "| #{l.pods} | requests/min | #{f1.(cd_reqs)} (#{c.requests - c.watches} list, #{c.watches} watch) | #{f1.(node_reqs)} | #{f0.(all_reqs)} | #{ratio.(cd_reqs, all_reqs)} |",
       "| #{l.pods} | response body bytes/min | #{f0.(cd_bytes)} | #{f0.(node_bytes)} | #{f0.(all_bytes)} | #{ratio.(cd_bytes, all_bytes)} |",
       "| #{l.pods} | CPU ms/min (clusterd's process; a member VM running libcluster, idle otherwise) | #{f1.(c.cpu_ms * per_min)} | #{f1.(lc.cpu_ms * per_min / l.k)} | #{f0.(lc.cpu_ms * per_min / l.k * l.pods)} | #{ratio.(c.cpu_ms * per_min, lc.cpu_ms * per_min / l.k * l.pods)} |"
+    ]
+  end)
+
+dns_rows =
+  Enum.flat_map(dnss, fn d ->
+    per_min = 60 / d.seconds
+    c = d.clusterd
+    lc = d.libcluster
+    node_q = lc.queries * per_min / d.k
+    cd_q = c.queries * per_min
+
+    [
+      "| #{d.pods} | DNS queries/min (of them over TCP) | #{f1.(cd_q)} (#{c.tcp}) | #{f1.(node_q)} (#{lc.tcp}) | #{f0.(node_q * d.pods)} | #{ratio.(cd_q, node_q * d.pods)} |",
+      "| #{d.pods} | CPU ms/min (clusterd's process; a member VM running libcluster) | #{f1.(c.cpu_ms * per_min)} | #{f1.(lc.cpu_ms * per_min / d.k)} | #{f0.(lc.cpu_ms * per_min / d.k * d.pods)} | #{ratio.(c.cpu_ms * per_min, lc.cpu_ms * per_min / d.k * d.pods)} |"
     ]
   end)
 
@@ -61,7 +76,9 @@ details =
   end)
 
 md = """
-## Kubernetes API load, measured: libcluster next to clusterd
+## API and DNS load, measured: libcluster next to clusterd
+
+### Kubernetes API
 
 libcluster #{System.get_env("BENCH_LIBCLUSTER_VERSION", "3.5.0")}'s `Cluster.Strategy.Kubernetes` (endpoints mode, `polling_interval` 5000, its
 default; built from source at bench time) running for real in #{System.get_env("BENCH_KLC_NODES", "3")} member VMs, and clusterd's
@@ -71,6 +88,10 @@ service, over the same window that starts before either side's first request. On
 readiness every 5 s. Each side has its own token, so the fixture's request log says whose every
 request and response body byte was. The pods are fictitious addresses: libcluster's
 `connect`/`disconnect` are a no-op (topology options), so only its API polling is measured.
+
+The CPU rows are rough: clusterd's includes its own start-up (the window is short) and its
+connect attempts to the N fictitious members (refused, retried with backoff), which libcluster
+does not make here (its connect is a no-op); a libcluster member's includes the whole idle VM.
 
 Under libcluster every pod polls, so a cluster of N pods makes N times what one node makes: the
 "N pods" column is the measured per-node rate × N (stated as such, not N VMs run here).
@@ -88,6 +109,24 @@ With clusterd a window starts with the list; afterwards the watch stays open (cl
 plus one event per pod change, while libcluster's stays at 12 lists per node per minute (a little
 fewer: it waits 5 s after each poll's work). `BENCH_KLC_PODS`, `BENCH_KLC_NODES` and
 `BENCH_KLC_SECONDS` change the sizes and the window.
+
+### DNS (Kubernetes.DNS)
+
+The same shape against a real bind9 on loopback (test/support/bind9.exs, query log on):
+libcluster's `Cluster.Strategy.Kubernetes.DNS` (`polling_interval` 5000, its default resolver
+`:inet_res.getbyname/2`, with the members' resolver pointed at this bind9, since libcluster has
+no address option) in #{System.get_env("BENCH_KLC_NODES", "3")} members, and clusterd's `Cluster.Strategy.Kubernetes.DNS` at the
+same 5 s interval (`resolver.nameservers`), each asking for a name of its own that holds N A
+records (TTL 5 s, CoreDNS's default; OTP's resolver caches answers for their TTL), over the same
+window. Queries are counted in bind9's query log.
+
+| N pods | measure | clusterd (whole cluster) | libcluster, one node (measured) | libcluster, N pods (per node × N) | ratio |
+|---|---|---|---|---|---|
+#{Enum.join(dns_rows, "\n")}
+
+libcluster's Kubernetes.DNS looks up twice per interval (its `init` returns a 0 timeout and
+every `load` also schedules the next one: two timers), and `inet_res` without EDNS retries over
+TCP when the answer does not fit 512 bytes (more than about 30 A records).
 """
 
 File.write!(System.fetch_env!("BENCH_OUT"), md)
