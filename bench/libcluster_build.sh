@@ -27,6 +27,7 @@ tree() {
     # only the code: a partial mirror may lack other files' contents
     local paths
     paths=$(git --git-dir="$src" ls-tree --name-only HEAD lib src)
+    # shellcheck disable=SC2086 # one word per path
     git --git-dir="$src" archive HEAD $paths 2>/dev/null | tar -x -C "$out/src/$name"
     echo "$out/src/$name"
   fi
@@ -43,11 +44,12 @@ lib=$(tree "${LIBCLUSTER_SRC:?}" libcluster)
   elixirc --ignore-module-conflict -o "$ebin" "$jas"/lib/*.ex
   # libcluster reads Mix.env() at compile time (:prod here, as in a release)
   elixir -pa "$ebin" -e '
-    [ebin | files] = System.argv()
+    [ebin, dir] = System.argv()
     Mix.start()
     Mix.env(:prod)
+    files = Path.wildcard(Path.join(dir, "**/*.ex"))
     {:ok, _, _} = Kernel.ParallelCompiler.compile_to_path(files, ebin)
-  ' "$ebin" $(find "$lib/lib" -name '*.ex' | sort)
+  ' "$ebin" "$lib/lib"
   elixirc -pa "$ebin" -o "$ebin" "$here/libcluster_host.ex"
 } >&2
 echo "$ebin"

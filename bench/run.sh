@@ -23,7 +23,7 @@ tmp=$(mktemp -d /tmp/clusterd-bench.XXXXXX)
 port=$((20000 + RANDOM % 10000))
 epmd_pid=
 cleanup() {
-  [ -n "$epmd_pid" ] && kill "$epmd_pid" 2>/dev/null || true
+  if [ -n "$epmd_pid" ]; then kill "$epmd_pid" 2>/dev/null || true; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -139,7 +139,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 # Replaces (or appends) the section of part $1 with the file $2.
 splice() {
-  local name=$1 frag=$2 begin="<!-- part:$1 -->" end="<!-- /part:$1 -->"
+  local frag=$2 begin="<!-- part:$1 -->" end="<!-- /part:$1 -->"
   if grep -qxF "$begin" BENCHMARKS.md; then
     awk -v b="$begin" -v e="$end" -v frag="$frag" '
       $0 == b { print; while ((getline l < frag) > 0) print l; skip = 1; next }
