@@ -198,9 +198,12 @@ observer calling `:erlang.nodes/0` on every member.
 - Memory: clusterd's RSS (the whole process, shared libraries included) against what
   libcluster adds to each member: the code memory of libcluster, jason and telemetry
   (`:erlang.memory(:code)` before and after loading each) and the memory of libcluster's and
-  telemetry's processes, summed over the N members. Elixir itself, logger, ssl and inets are
-  not counted (a libcluster user runs them anyway), but they are in the members' VmRSS row.
-- Idle CPU: #{idle} s window after the drops, scaled to a minute; /proc ticks are 10 ms.
+  telemetry's processes, summed over the N members. Every module of the three is loaded, as
+  a release (embedded mode) does; only the strategy in use would be loaded in interactive
+  mode. Elixir itself, logger, ssl and inets are not counted (a libcluster user runs them
+  anyway), but they are in the members' VmRSS row.
+- Idle CPU: #{idle} s window after the drops, scaled to a minute; /proc ticks are 10 ms, so
+  each process's figure is ± #{round(10 * 60 / idle)} ms per minute: the members' total is mostly noise.
 - DNS/API requests: the Epmd strategies make none while meshed; the Kubernetes API
   comparison is its own section below (libcluster's `Kubernetes` strategy measured).
 
