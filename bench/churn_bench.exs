@@ -29,7 +29,7 @@ deadline = fn ms -> System.monotonic_time(:millisecond) + ms end
 :timer.sleep(2000)
 
 fds = fn -> length(File.ls!("/proc/#{cpid}/fd")) end
-snap = fn -> %{rss_kb: Bench.rss_kb(cpid), fds: fds.(), ticks: Bench.cpu_ticks(cpid)} end
+snap = fn -> %{rss_kb: Bench.rss_kb(cpid), anon_kb: Bench.rss_anon_kb(cpid), fds: fds.(), ticks: Bench.cpu_ticks(cpid)} end
 
 s0 = snap.()
 :timer.sleep(idle_s * 1000)
@@ -104,6 +104,7 @@ clusterd's process only (/proc utime+stime, 10 ms ticks), per minute.
 |---|---|---|
 | clusterd CPU ms per minute | #{f1.(per_min.(s1.ticks - s0.ticks, idle_s))} | #{f1.(per_min.(s2.ticks - s1.ticks, churn_s))} |
 | clusterd RSS KiB at the start → end of the window | #{s0.rss_kb} → #{s1.rss_kb} | #{s1.rss_kb} → #{s2.rss_kb} (#{s3.rss_kb} five seconds after the mesh was whole again) |
+| clusterd private RSS (RssAnon) KiB, start → end | #{s0.anon_kb} → #{s1.anon_kb} | #{s1.anon_kb} → #{s2.anon_kb} (#{s3.anon_kb} afterwards) |
 | clusterd open file descriptors, start → end | #{s0.fds} → #{s1.fds} | #{s1.fds} → #{s2.fds} (#{s3.fds} afterwards) |
 
 After the last event the observer saw the full mesh again #{if mesh == :ok, do: "#{f1.(mesh_ms)} ms later", else: "not within 120 s"}.

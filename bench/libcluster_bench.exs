@@ -92,10 +92,11 @@ defmodule LibclBench do
     c1 = Bench.cpu_ticks(cpid)
     m1 = ticks(pids)
     rss = Bench.rss_kb(cpid)
+    anon = Bench.rss_anon_kb(cpid)
     members_rss = rss_sum(pids)
     Bench.stop_clusterd(cd)
 
-    %{cold: stats(cold), heal: stats(heal), rss_kb: rss, cpu_ms_min: (c1 - c0) * 10 * 60 / idle_s,
+    %{cold: stats(cold), heal: stats(heal), rss_kb: rss, anon_kb: anon, cpu_ms_min: (c1 - c0) * 10 * 60 / idle_s,
       members_cpu_ms_min: (m1 - m0) * 10 * 60 / idle_s, members_rss_kb: members_rss}
   end
 
@@ -170,6 +171,7 @@ rows =
       "| #{n} | heal, p99 ms | #{f1.(c.heal.p99)} | #{f1.(l.heal.p99)} | #{ratio.(c.heal.p99, l.heal.p99)} |",
       "| #{n} | memory: clusterd's RSS / libcluster's code and processes summed over the members, KiB | #{c.rss_kb} | #{f1.(code_kib + proc_kib)} (code #{f1.(own_kib)} libcluster + #{f1.(code_kib - own_kib)} jason and telemetry; processes #{f1.(proc_kib)}) | #{ratio.(c.rss_kb, code_kib + proc_kib)} |",
       "| #{n} | memory without jason's code (an application may load it anyway), KiB | #{c.rss_kb} | #{f1.(code_kib + proc_kib - l.code_bytes.jason / 1024)} | #{ratio.(c.rss_kb, code_kib + proc_kib - l.code_bytes.jason / 1024)} |",
+      "| #{n} | memory: clusterd's private RSS (RssAnon: without the shared libraries' pages) / libcluster's as above, KiB | #{c.anon_kb} | #{f1.(code_kib + proc_kib)} | #{ratio.(c.anon_kb, code_kib + proc_kib)} |",
       "| #{n} | the members' VmRSS summed, KiB (libcluster's column also holds Elixir, logger, ssl, inets loaded for it) | #{c.members_rss_kb} | #{l.members_rss_kb} | #{ratio.(c.members_rss_kb, l.members_rss_kb)} |",
       "| #{n} | idle CPU per minute: clusterd's process / libcluster's reductions, ms or reductions | #{f1.(c.cpu_ms_min)} ms | #{round(l.reductions_min)} reductions | – |",
       "| #{n} | idle CPU per minute, all members' VMs together (+ clusterd), ms | #{f1.(c.members_cpu_ms_min + c.cpu_ms_min)} | #{f1.(l.members_cpu_ms_min)} | #{ratio.(c.members_cpu_ms_min + c.cpu_ms_min, l.members_cpu_ms_min)} |"
@@ -195,7 +197,8 @@ observer calling `:erlang.nodes/0` on every member.
   drop cut more links). Between drops a random pause: 50-550 ms for clusterd (its heal
   does not depend on a phase), 50-5050 ms for libcluster (so that drops fall at a random
   phase of its 5 s passes, which all members started together).
-- Memory: clusterd's RSS (the whole process, shared libraries included) against what
+- Memory: clusterd's RSS (the whole process, shared libraries included; and its private
+  part, RssAnon) against what
   libcluster adds to each member: the code memory of libcluster, jason and telemetry
   (`:erlang.memory(:code)` before and after loading each) and the memory of libcluster's and
   telemetry's processes, summed over the N members. Every module of the three is loaded, as
