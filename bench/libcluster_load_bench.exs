@@ -35,7 +35,8 @@ f1 = fn x -> :erlang.float_to_binary(x / 1, decimals: 1) end
 f0 = fn x -> Integer.to_string(round(x)) end
 sizes = System.get_env("BENCH_KLC_PODS", "100 1000") |> String.split() |> Enum.map(&String.to_integer/1)
 loads = for n <- sizes, r = Clusterd.LibclusterLoadBench.fetch({:load, n}), do: r
-dnss = for n <- sizes, r = Clusterd.LibclusterLoadBench.fetch({:dns, n}), do: r
+dns_sizes = System.get_env("BENCH_KLC_DNS_PODS", "100") |> String.split() |> Enum.map(&String.to_integer/1)
+dnss = for n <- dns_sizes, r = Clusterd.LibclusterLoadBench.fetch({:dns, n}), do: r
 ratio = fn a, b -> if b > 0, do: "1 : #{f0.(b / max(a, 1.0e-9))}", else: "–" end
 
 rows =
@@ -89,9 +90,10 @@ readiness every 5 s. Each side has its own token, so the fixture's request log s
 request and response body byte was. The pods are fictitious addresses: libcluster's
 `connect`/`disconnect` are a no-op (topology options), so only its API polling is measured.
 
-The CPU rows are rough: clusterd's includes its own start-up (the window is short) and its
-connect attempts to the N fictitious members (refused, retried with backoff), which libcluster
-does not make here (its connect is a no-op); a libcluster member's includes the whole idle VM.
+The CPU rows are rough and not API cost alone: clusterd's includes its own start-up and,
+mostly, its connect attempts to the N fictitious members (EPMD refused, retried with its default
+backoff, capped at 5 s), which libcluster does not make here (its connect is a no-op); a
+libcluster member's figure is its whole VM (JSON decoding of every answer, the rest idle).
 
 Under libcluster every pod polls, so a cluster of N pods makes N times what one node makes: the
 "N pods" column is the measured per-node rate × N (stated as such, not N VMs run here).
@@ -118,7 +120,8 @@ libcluster's `Cluster.Strategy.Kubernetes.DNS` (`polling_interval` 5000, its def
 no address option) in #{System.get_env("BENCH_KLC_NODES", "3")} members, and clusterd's `Cluster.Strategy.Kubernetes.DNS` at the
 same 5 s interval (`resolver.nameservers`), each asking for a name of its own that holds N A
 records (TTL 5 s, CoreDNS's default; OTP's resolver caches answers for their TTL), over the same
-window. Queries are counted in bind9's query log.
+window. Queries are counted in bind9's query log. N stops at 100: bind9 9.18 refuses more than
+100 records of one name and type (`max-records-per-type`). `BENCH_KLC_DNS_PODS` sets the sizes.
 
 | N pods | measure | clusterd (whole cluster) | libcluster, one node (measured) | libcluster, N pods (per node × N) | ratio |
 |---|---|---|---|---|---|

@@ -10,6 +10,9 @@ defmodule Clusterd.LibclusterLoadBench do
   @pods System.get_env("BENCH_KLC_PODS", "100 1000") |> String.split() |> Enum.map(&String.to_integer/1)
   @k String.to_integer(System.get_env("BENCH_KLC_NODES", "3"))
   @seconds String.to_integer(System.get_env("BENCH_KLC_SECONDS", "60"))
+  # bind9 9.18 refuses a zone with more than 100 records of one name and
+  # type (max-records-per-type), so the DNS case stops at 100 pods
+  @dns_pods System.get_env("BENCH_KLC_DNS_PODS", "100") |> String.split() |> Enum.map(&String.to_integer/1)
   @ebin System.fetch_env!("BENCH_LIBCLUSTER_EBIN")
 
   setup context, do: {:ok, ctx: Harness.setup_test(context)}
@@ -155,7 +158,7 @@ defmodule Clusterd.LibclusterLoadBench do
   # service, polling_interval 5000) in K members and clusterd's
   # Kubernetes.DNS at the same interval, against one bind9 whose query log
   # counts every query; each side asks for a name of its own with N records.
-  for n <- @pods do
+  for n <- @dns_pods do
     @n n
     test "dns load for #{n} pods, libcluster and clusterd side by side", %{ctx: ctx} do
       n = @n
