@@ -66,7 +66,7 @@ dns_rows =
     cd_q = c.queries * per_min
 
     [
-      "| #{d.pods} | DNS queries/min (of them over TCP) | #{f1.(cd_q)} (#{c.tcp}) | #{f1.(node_q)} (#{lc.tcp}) | #{f0.(node_q * d.pods)} | #{ratio.(cd_q, node_q * d.pods)} |",
+      "| #{d.pods} | DNS queries/min | #{f1.(cd_q)} (#{c.tcp} of #{c.queries} over TCP) | #{f1.(node_q)} (#{d.k} nodes: #{lc.tcp} of #{lc.queries} over TCP) | #{f0.(node_q * d.pods)} | #{ratio.(cd_q, node_q * d.pods)} |",
       "| #{d.pods} | CPU ms/min (clusterd's process; a member VM running libcluster) | #{f1.(c.cpu_ms * per_min)} | #{f1.(lc.cpu_ms * per_min / d.k)} | #{f0.(lc.cpu_ms * per_min / d.k * d.pods)} | #{ratio.(c.cpu_ms * per_min, lc.cpu_ms * per_min / d.k * d.pods)} |"
     ]
   end)
