@@ -133,7 +133,10 @@ machine="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | s
 $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), shared with other engineers' \
 builds and tests while it ran; OTP $(erl -noshell -eval 'io:put_chars(erlang:system_info(otp_release)), halt().')"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git status --porcelain 2>/dev/null)" ] && commit="$commit (with uncommitted changes)"
+# BENCHMARKS.md itself does not count: the parts rewrite it
+if [ -n "$(git status --porcelain -- . ':!BENCHMARKS.md' 2>/dev/null)" ]; then
+  commit="$commit (with uncommitted changes)"
+fi
 
 [ -f BENCHMARKS.md ] || printf '# clusterd benchmarks\n\nWritten by `make bench` (bench/run.sh), one section per part; each section says how, where and when it was made.\n' > BENCHMARKS.md
 
