@@ -99,8 +99,14 @@ part_kube() { # Kubernetes API: clusterd's load, watch event → meshed (needs r
   BENCH_OUT=$1 bash bench/kube_bench.sh >&2
 }
 
+# 0 when the sources of libcluster, jason and telemetry are all there.
+libcluster_sources() {
+  [ -e "${LIBCLUSTER_SRC:-/nonexistent}" ] && [ -e "${JASON_SRC:-/nonexistent}" ] &&
+    [ -e "${TELEMETRY_SRC:-/nonexistent}" ]
+}
+
 part_libcluster() { # the same members meshed by clusterd and by libcluster
-  if [ -z "${LIBCLUSTER_SRC:-}" ] || [ -z "${JASON_SRC:-}" ] || [ -z "${TELEMETRY_SRC:-}" ]; then
+  if ! libcluster_sources; then
     printf '## Side by side with libcluster\n\nNot run: libcluster source not found (set LIBCLUSTER_SRC, JASON_SRC and TELEMETRY_SRC to its source and that of jason and telemetry; see README, Performance).\n' > "$1"
     return 0
   fi
@@ -111,7 +117,7 @@ part_libcluster() { # the same members meshed by clusterd and by libcluster
 }
 
 part_libcluster_load() { # libcluster's Kubernetes and Kubernetes.DNS strategies polling, measured
-  if [ -z "${LIBCLUSTER_SRC:-}" ] || [ -z "${JASON_SRC:-}" ] || [ -z "${TELEMETRY_SRC:-}" ]; then
+  if ! libcluster_sources; then
     printf '## API and DNS load, measured: libcluster next to clusterd\n\nNot run: libcluster source not found (set LIBCLUSTER_SRC, JASON_SRC and TELEMETRY_SRC; see README, Performance).\n' > "$1"
     return 0
   fi
