@@ -105,6 +105,19 @@ defmodule Bench do
     end
   end
 
+  # The private part of the RSS (heap, stacks): VmRSS less the pages of
+  # shared libraries and the binary, which other processes share.
+  def rss_anon_kb(pid) do
+    case File.read("/proc/#{pid}/status") do
+      {:ok, s} ->
+        [_, kb] = Regex.run(~r/RssAnon:\s+(\d+) kB/, s)
+        String.to_integer(kb)
+
+      _ ->
+        nil
+    end
+  end
+
   def cpu_ticks(pid) do
     {:ok, s} = File.read("/proc/#{pid}/stat")
     # fields after the ")" of the command name: utime is 14th, stime 15th overall

@@ -1,7 +1,8 @@
 # Benchmarks clusterd against real BEAM nodes on this machine: cold start to
 # full mesh (6, 20, 50 nodes), time to heal a dropped link, and clusterd's own
 # RSS and CPU at 50 nodes. Run by bench/run.sh inside a hidden observer node;
-# prints one JSON object per result line to stdout ("RESULT {...}").
+# prints one JSON object per result line to stdout ("RESULT {...}") and
+# writes its Markdown section to $BENCH_OUT.
 #
 # The observer (this node) is the judge: it calls :erlang.nodes/0 on every
 # member; clusterd's own view is never used for the numbers.
@@ -31,16 +32,16 @@ end
 {commit, _} = System.cmd("git", ["rev-parse", "--short", "HEAD"], stderr_to_stdout: true)
 
 md = """
-# clusterd benchmarks
+## Real nodes: cold start, heal, idle resources
 
-Made by `make bench` (bench/run.sh → bench/mesh_bench.exs) on #{String.trim(date)}, commit
-`#{String.trim(commit)}`, on this project's machine: #{System.schedulers_online()} cores
-(#{String.trim(cpu)}), OTP #{System.otp_release()}, real `erl` nodes on loopback with their
-own epmd. The judge is a hidden observer node calling `:erlang.nodes/0` on every member;
-clusterd's own view is not used. The members and the observer share the same 2 cores, so
-every number includes BEAM scheduling on a loaded machine. Targets are from issue 2.
+Made by bench/mesh_bench.exs on #{String.trim(date)}, commit `#{String.trim(commit)}`:
+#{System.schedulers_online()} cores (#{String.trim(cpu)}), OTP #{System.otp_release()}, real `erl`
+nodes on loopback with their own epmd. The judge is a hidden observer node calling
+`:erlang.nodes/0` on every member; clusterd's own view is not used. The members and the
+observer share the same 2 cores, so every number includes BEAM scheduling on a loaded
+machine. Targets are from issue 2.
 
-## Cold start → full mesh
+### Cold start → full mesh
 
 Members are started unconnected; the clock starts when clusterd is launched (process
 start, config, EPMD registration, connects, forwarders, planning, RPCs) and stops when the
@@ -73,7 +74,7 @@ so clusterd's cold start is measured against this floor rather than against the 
 clusterd's own part (EPMD lookups, its 50 handshakes, the forwarders, one planning pass, 50
 RPCs) finishes within the first ~100-250 ms of that time (see its `-v` log).
 
-## Heal after a dropped link
+### Heal after a dropped link
 
 With a full mesh and clusterd's safety-net poll at 10 minutes (so only the node events
 pushed by the members can explain a fast heal), the observer runs
@@ -91,7 +92,7 @@ OTP's `global` cut 1 + 18 + 18 links (prevent_overlapping_partitions), and `glob
 few milliseconds at a time on both isolated nodes; the heal time there is mostly that cascade
 arriving as node events and the 36 handshakes that repair it.
 
-## clusterd's resources at #{res.nodes} members
+### clusterd's resources at #{res.nodes} members
 
 | measure | value | target |
 |---|---|---|
@@ -99,8 +100,7 @@ arriving as node events and the 36 handshakes that repair it.
 | RSS after #{res.idle_seconds} s idle | #{res.rss_kb_after_idle} KiB | |
 | CPU during #{res.idle_seconds} s idle (safety-net poll every #{res.poll_interval_ms} ms) | #{fmt.(res.cpu_ms_idle)} ms | |
 
-Command: `make bench` (environment: `BENCH_ROUNDS`, `BENCH_DROPS`, `BENCH_IDLE_S` change
-the counts).
+`BENCH_ROUNDS`, `BENCH_DROPS` and `BENCH_IDLE_S` change the counts.
 """
 
-File.write!("BENCHMARKS.md", md)
+File.write!(System.fetch_env!("BENCH_OUT"), md)

@@ -4,7 +4,7 @@
 # `-proto_dist inet_tls` (BENCH_TRANSPORT=tls, BENCH_MEMBER_ARGS and
 # BENCH_NODE_EXTRA set). Each run writes its results to
 # $BENCH_TMP/tls_bench_<transport>.exs; the tls run then appends the
-# comparison to BENCHMARKS.md.
+# comparison to $BENCH_OUT (its section of BENCHMARKS.md).
 #
 # Measures: cold start to full mesh (every member-to-member link is a TLS
 # handshake too), heal after a dropped link, and `clusterd status` end to end
@@ -75,7 +75,6 @@ if transport == "tls" do
   end
 
   md = """
-
   ## TLS distribution next to plain TCP
 
   The same members, observer and clusterd, once on plain TCP and once all on
@@ -101,10 +100,8 @@ if transport == "tls" do
   #{row.("`clusterd status` end to end, median ms", :status, :median_ms)}
   #{row.("`clusterd status` end to end, min ms", :status, :min_ms)}
 
-  Command: `make bench` (`BENCH_TLS_DROPS` changes the number of drops).
+  `BENCH_TLS_DROPS` changes the number of drops.
   """
 
-  # Replace an earlier TLS section (BENCH_ONLY_TLS=1 reruns only this part).
-  [before | _] = String.split(File.read!("BENCHMARKS.md"), "\n## TLS distribution next to plain TCP")
-  File.write!("BENCHMARKS.md", String.trim_trailing(before) <> "\n" <> md)
+  File.write!(System.fetch_env!("BENCH_OUT"), md)
 end
