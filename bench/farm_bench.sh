@@ -29,7 +29,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 erlc -o "$tmp" bench/farm/farm.erl
 umask 077
 head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$tmp/cookie"
-base=$((30000 + RANDOM % 20000))
+base=$((20000 + RANDOM % 10000)) # below the ephemeral range the members listen in
 epmd_port=$base ctl_port=$((base + 1)) http_port=$((base + 2))
 hz=$(getconf CLK_TCK)
 
@@ -55,7 +55,7 @@ rpcs_metric() { curl -s --max-time 10 "http://127.0.0.1:$http_port/metrics" |
 rows_cold= rows_steady= rows_res= rows_heal=
 for n in $sizes; do
   echo "farm: $n members" >&2
-  (ulimit -n "$(ulimit -Hn)"; exec nice erl +P 2000000 -noshell -pa "$tmp" -s farm start \
+  (ulimit -n "$(ulimit -Hn)"; ERL_CRASH_DUMP=/dev/null exec nice erl +P 2000000 -noshell -pa "$tmp" -s farm start \
     -extra "$n" "$epmd_port" "$ctl_port" "$tmp/cookie") >"$tmp/farm-$n.log" 2>&1 &
   farm_pid=$!
   for _ in $(seq 1 600); do

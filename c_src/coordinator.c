@@ -19,6 +19,49 @@
 
 /* ---- reconcile ---- */
 
+/* The positions in co->members of the names in v (sorted, as members are),
+ * in one merge walk instead of a binary search per name; names that are no
+ * member are skipped. Returns how many were written to out. */
+static size_t members_indices(const coordinator *co, char *const *v, size_t n, ssize_t *out)
+{
+    size_t i = 0, j = 0, k = 0;
+    while (i < n && j < co->n_members) {
+        int c = strcmp(v[i], co->members[j]->name);
+        if (c == 0) {
+            out[k++] = (ssize_t)j;
+            i++;
+            j++;
+        } else if (c < 0) {
+            i++;
+        } else {
+            j++;
+        }
+    }
+    return k;
+}
+
+/* Wanted pairs between members whose nodes() is known (and not gone):
+ * linked (each sees the other) or missing, for /metrics. From the graphs
+ * this pass built, so the metrics never walk name lists. */
+static void count_links(coordinator *co, const mesh_graph *desired, const mesh_graph *observed)
+{
+    uint64_t seen = 0, missing = 0;
+    for (size_t a = 0; a < co->n_members; a++) {
+        const member *ma = co->members[a];
+        if (ma->gone || !ma->has_snapshot) continue;
+        for (size_t b = a + 1; b < co->n_members; b++) {
+            const member *mb = co->members[b];
+            if (mb->gone || !mb->has_snapshot || !mesh_graph_get(desired, a, b)) continue;
+            if (mesh_graph_get(observed, a, b) && mesh_graph_get(observed, b, a))
+                seen++;
+            else
+                missing++;
+        }
+    }
+    co->links_seen = seen;
+    co->links_missing = missing;
+}
+
 static void reconcile(coordinator *co)
 {
     uint64_t t0 = uv_hrtime();
@@ -26,6 +69,7 @@ static void reconcile(coordinator *co)
     for (size_t i = 0; i < n; i++)
         co->members[i]->idx = i;
     mesh_graph desired = {0}, observed = {0}, suppressed = {0};
+    ssize_t *idx = NULL;
     bool *reachable = calloc(n + 1, sizeof(bool));
     bool *gone = calloc(n + 1, sizeof(bool));
     mesh_plan plan = {0};
@@ -33,33 +77,38 @@ static void reconcile(coordinator *co)
         mesh_graph_init(&observed, n) < 0 || mesh_graph_init(&suppressed, n) < 0)
         goto out;
 
+    idx = malloc((n + 1) * sizeof(ssize_t));
+    if (!idx) goto out;
     for (size_t t = 0; t < co->n_topos; t++) {
         const topo_state *ts = &co->topos[t];
-        for (size_t a = 0; a < ts->n_members; a++) {
-            ssize_t ia = member_index(co, ts->members[a]);
-            if (ia < 0) continue;
-            for (size_t b = a + 1; b < ts->n_members; b++) {
-                ssize_t ib = member_index(co, ts->members[b]);
-                if (ib >= 0) mesh_graph_set_pair(&desired, (size_t)ia, (size_t)ib, true);
-            }
-        }
+        size_t k = members_indices(co, ts->members, ts->n_members, idx);
+        for (size_t a = 0; a < k; a++)
+            for (size_t b = a + 1; b < k; b++)
+                mesh_graph_set_pair(&desired, (size_t)idx[a], (size_t)idx[b], true);
     }
     uint64_t now = transport_now_ms();
     for (size_t i = 0; i < n; i++) {
         member *m = co->members[i];
         gone[i] = m->gone;
         reachable[i] = member_reachable(m);
-        for (size_t k = 0; k < m->n_seen; k++) {
-            ssize_t j = member_index(co, m->seen[k]);
-            if (j >= 0) mesh_graph_set(&observed, i, (size_t)j, true);
-        }
-        for (size_t k = 0; k < m->n_pairs; k++) {
-            pair_state *p = &m->pairs[k];
-            if (!p->in_flight && p->not_before_ms <= now) continue;
-            ssize_t j = member_index(co, p->peer);
-            if (j >= 0) mesh_graph_set_pair(&suppressed, i, (size_t)j, true);
+        size_t k = members_indices(co, m->seen, m->n_seen, idx);
+        for (size_t j = 0; j < k; j++)
+            mesh_graph_set(&observed, i, (size_t)idx[j], true);
+        pair_prune(m, now);
+        /* pairs are sorted by peer, like the members: one merge walk */
+        for (size_t q = 0, j = 0; q < m->n_pairs && j < n;) {
+            const pair_state *p = &m->pairs[q];
+            int c = strcmp(p->peer, co->members[j]->name);
+            if (c > 0) {
+                j++;
+                continue;
+            }
+            if (c == 0 && (p->in_flight || p->not_before_ms > now))
+                mesh_graph_set_pair(&suppressed, i, j, true);
+            q++;
         }
     }
+    count_links(co, &desired, &observed);
     mesh_input in = {.n = n,
                      .reachable = reachable,
                      .desired = &desired,
@@ -120,6 +169,7 @@ out:
     mesh_graph_free(&suppressed);
     free(reachable);
     free(gone);
+    free(idx);
 }
 
 static void reconcile_cb(uv_timer_t *t)

@@ -180,6 +180,7 @@ static void encode_mfa_args(ei_x_buff *x, const config_mfa *mfa, const char *nod
 /* The topology that desires the pair on<->target (its MFA applies). */
 static const config_topology *pair_topology(const coordinator *co, const char *a, const char *b)
 {
+    if (co->n_topos == 1) return co->topos[0].t; /* the usual case: no look-ups */
     for (size_t t = 0; t < co->n_topos; t++) {
         const topo_state *ts = &co->topos[t];
         if (strv_contains_sorted(ts->members, ts->n_members, a) &&

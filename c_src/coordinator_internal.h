@@ -46,9 +46,11 @@ typedef struct member {
     bool has_snapshot; /* we know its nodes() */
     char **seen;       /* its nodes(), sorted; owned */
     size_t n_seen;
-    pair_state *pairs; /* actions this member ran or runs, per peer; owned */
+    size_t cap_seen;   /* entries allocated in seen */
+    pair_state *pairs; /* actions this member ran or runs, sorted by peer; owned */
     size_t n_pairs;
-    size_t idx; /* position during a reconcile */
+    size_t cap_pairs; /* entries allocated in pairs */
+    size_t idx;       /* position during a reconcile */
 } member;
 
 struct generation;
@@ -115,6 +117,7 @@ struct coordinator {
     uint64_t last_reconcile_us; /* wall time of the last planning pass */
     uint64_t max_reconcile_us;
     uint64_t heals;
+    uint64_t links_seen, links_missing; /* wanted pairs linked / not, at the last reconcile */
     uint64_t actions_sent;
     uint64_t reconcile_hist[RECONCILE_BUCKETS + 1]; /* per bucket (not cumulative); last: +Inf */
     uint64_t reconcile_sum_us;
@@ -174,6 +177,10 @@ void member_seen_update(member *m, const char *peer, bool up);
 /* m's state towards peer; with create, added when missing (NULL when out
  * of memory). Owned by m. */
 pair_state *pair_get(member *m, const char *peer, bool create);
+/* Drops m's pairs that carry nothing (no action in flight, no backoff, the
+ * settle period over): a missing pair means the same, and keeping them
+ * would hold one entry per linked peer for good. */
+void pair_prune(member *m, uint64_t now_ms);
 /* Ends the action in flight on p: after success, wait for the nodeup events
  * to settle; after a failure, back off (doubling within cfg's bounds). */
 void pair_record_result(pair_state *p, bool ok, uint64_t now_ms, const config *cfg);

@@ -57,31 +57,70 @@ bool members_share_topology(const coordinator *co, const char *a, const char *b)
     return false;
 }
 
+/* Binary search of m's pairs by peer: true if found, with *pos its index;
+ * false with *pos the insertion point. */
+static bool pair_find(const member *m, const char *peer, size_t *pos)
+{
+    size_t lo = 0, hi = m->n_pairs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(m->pairs[mid].peer, peer);
+        if (c == 0) {
+            *pos = mid;
+            return true;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *pos = lo;
+    return false;
+}
+
 pair_state *pair_get(member *m, const char *peer, bool create)
 {
-    for (size_t i = 0; i < m->n_pairs; i++)
-        if (strcmp(m->pairs[i].peer, peer) == 0) return &m->pairs[i];
+    size_t i;
+    if (pair_find(m, peer, &i)) return &m->pairs[i];
     if (!create) return NULL;
-    pair_state *np = realloc(m->pairs, (m->n_pairs + 1) * sizeof(*np));
-    if (!np) return NULL;
-    m->pairs = np;
-    pair_state *p = &m->pairs[m->n_pairs];
+    if (m->n_pairs == m->cap_pairs) {
+        size_t cap = m->cap_pairs ? m->cap_pairs * 2 : 8;
+        pair_state *np = realloc(m->pairs, cap * sizeof(*np));
+        if (!np) return NULL;
+        m->pairs = np;
+        m->cap_pairs = cap;
+    }
+    char *name = strdup(peer);
+    if (!name) return NULL;
+    memmove(&m->pairs[i + 1], &m->pairs[i], (m->n_pairs - i) * sizeof(pair_state));
+    pair_state *p = &m->pairs[i];
     memset(p, 0, sizeof(*p));
-    p->peer = strdup(peer);
-    if (!p->peer) return NULL;
+    p->peer = name;
     m->n_pairs++;
     return p;
 }
 
 static void pair_forget(member *m, const char *peer)
 {
+    size_t i;
+    if (!pair_find(m, peer, &i)) return;
+    free(m->pairs[i].peer);
+    memmove(&m->pairs[i], &m->pairs[i + 1], (m->n_pairs - i - 1) * sizeof(pair_state));
+    m->n_pairs--;
+}
+
+void pair_prune(member *m, uint64_t now_ms)
+{
+    size_t k = 0;
     for (size_t i = 0; i < m->n_pairs; i++) {
-        if (strcmp(m->pairs[i].peer, peer) == 0) {
-            free(m->pairs[i].peer);
-            m->pairs[i] = m->pairs[--m->n_pairs];
-            return;
+        pair_state *p = &m->pairs[i];
+        if (!p->in_flight && p->delay_ms == 0 && p->not_before_ms <= now_ms) {
+            free(p->peer);
+            continue;
         }
+        m->pairs[k++] = *p;
     }
+    m->n_pairs = k;
 }
 
 void pair_record_result(pair_state *p, bool ok, uint64_t now_ms, const config *cfg)
@@ -118,30 +157,37 @@ void member_set_seen(member *m, char *const *nodes, size_t n)
     strv_free(m->seen, m->n_seen);
     m->seen = v;
     m->n_seen = n;
+    m->cap_seen = n + 1;
     m->has_snapshot = true;
 }
 
+/* One insertion or removal in the sorted view: a binary search and a
+ * memmove, not a re-sort (a cold start brings n events to each of n
+ * members). */
 void member_seen_update(member *m, const char *peer, bool up)
 {
-    bool present = strv_contains_sorted(m->seen, m->n_seen, peer);
+    size_t i;
+    bool present = strv_find_sorted(m->seen, m->n_seen, peer, &i);
     if (up == present) return;
     if (up) {
-        char **v = realloc(m->seen, (m->n_seen + 2) * sizeof(char *));
-        if (!v) return;
-        m->seen = v;
-        m->seen[m->n_seen] = strdup(peer);
-        if (!m->seen[m->n_seen]) return;
-        m->n_seen++;
-        qsort(m->seen, m->n_seen, sizeof(char *), strv_cmp);
-    } else {
-        for (size_t i = 0; i < m->n_seen; i++) {
-            if (strcmp(m->seen[i], peer) == 0) {
-                free(m->seen[i]);
-                memmove(&m->seen[i], &m->seen[i + 1], (m->n_seen - i - 1) * sizeof(char *));
-                m->n_seen--;
-                break;
-            }
+        if (m->n_seen + 1 >= m->cap_seen) {
+            size_t cap = m->cap_seen ? m->cap_seen * 2 : 8;
+            char **v = realloc(m->seen, cap * sizeof(char *));
+            if (!v) return;
+            m->seen = v;
+            m->cap_seen = cap;
         }
+        char *name = strdup(peer);
+        if (!name) return;
+        memmove(&m->seen[i + 1], &m->seen[i], (m->n_seen - i) * sizeof(char *));
+        m->seen[i] = name;
+        m->n_seen++;
+        m->seen[m->n_seen] = NULL;
+    } else {
+        free(m->seen[i]);
+        memmove(&m->seen[i], &m->seen[i + 1], (m->n_seen - i - 1) * sizeof(char *));
+        m->n_seen--;
+        m->seen[m->n_seen] = NULL;
     }
 }
 

@@ -52,6 +52,10 @@ start() ->
     persistent_term:put(farm_cookie, Cookie),
     persistent_term:put(farm_names, Names),
     persistent_term:put(farm_index, Index),
+    %% each member's name as an encoded atom (no version byte), for messages
+    %% assembled from pieces instead of term_to_binary per event
+    persistent_term:put(farm_atoms, list_to_tuple([enc(element(I, Names))
+                                                   || I <- lists:seq(1, N)])),
     persistent_term:put(farm_bits, atomics:new(Words, [{signed, false}])),
     %% 1 links set (directed), 2 forwarders alive, 3 full-mesh time (ms),
     %% 4 last drop time (ms), 5 conns up
@@ -83,6 +87,8 @@ accept_loop(L, F) ->
     end.
 
 name(I) -> element(I + 1, persistent_term:get(farm_names)).
+atom_enc(I) -> element(I + 1, persistent_term:get(farm_atoms)).
+enc(T) -> <<131, B/binary>> = term_to_binary(T), B.
 cnt(I, K) -> counters:add(persistent_term:get(farm_c), I * ?NK + K, 1).
 cnt(I, K, V) -> counters:add(persistent_term:get(farm_c), I * ?NK + K, V).
 g() -> persistent_term:get(farm_g).
@@ -106,9 +112,10 @@ member_conn(S, I) ->
             cnt(I, ?K_HS),
             atomics:add(g(), 5, 1),
             ets:insert(farm_conn, {I, self()}),
-            ok = inet:setopts(S, [{packet, 4}, {active, once}]),
+            %% raw mode: frames are cut here and written in batches
+            ok = inet:setopts(S, [{packet, 0}, {active, once}]),
             erlang:send_after(?TICK_MS, self(), tick),
-            serve(#{s => S, i => I, cr => Creation, fwd => none, pidn => 1}),
+            serve(#{s => S, i => I, cr => Creation, fwd => none, pidn => 1, buf => <<>>}),
             ok;
         _ ->
             gen_tcp:close(S)
@@ -138,41 +145,48 @@ handshake(S, I) ->
     ok = gen_tcp:send(S, <<$a, (digest(PeerCh))/binary>>),
     {ok, Creation}.
 
-send_pkt(#{s := S, i := I}, Ctl, Msg) ->
-    B = [112, term_to_binary(Ctl), term_to_binary(Msg)],
-    cnt(I, ?K_BYTES_OUT, iolist_size(B) + 4),
-    _ = gen_tcp:send(S, B),
-    ok.
+send_pkt(St, Ctl, Msg) ->
+    send_raw(St, [112, term_to_binary(Ctl), term_to_binary(Msg)]).
 
 serve(St = #{s := S}) ->
     receive
-        {tcp, S, <<>>} ->
+        {tcp, S, Data} ->
             inet:setopts(S, [{active, once}]),
-            serve(St);
-        {tcp, S, <<112, Rest/binary>>} ->
-            inet:setopts(S, [{active, once}]),
-            {Ctl, Used} = binary_to_term(Rest, [used]),
-            Msg = case byte_size(Rest) > Used of
-                      true -> binary_to_term(binary:part(Rest, Used, byte_size(Rest) - Used));
-                      false -> none
-                  end,
-            serve(handle(Ctl, Msg, St));
-        {tcp, S, _} ->
-            inet:setopts(S, [{active, once}]),
-            serve(St);
+            #{buf := Buf} = St,
+            serve(frames(<<Buf/binary, Data/binary>>, St));
         {tcp_closed, S} -> down(St);
         {tcp_error, S, _} -> down(St);
         tick ->
-            _ = gen_tcp:send(S, <<>>),
+            _ = gen_tcp:send(S, <<0:32>>),
             erlang:send_after(?TICK_MS, self(), tick),
             serve(St);
         {vev, Up, Peer} ->
-            event(St, Up, Peer),
-            serve(St);
-        {drop_conn} ->
-            gen_tcp:close(S),
-            down(St)
+            %% this and every other event already waiting: one write
+            Evs = [event_pkt(St, Up, Peer) | drain_events(St, 2000)],
+            send_many(St, Evs),
+            serve(St)
     end.
+
+drain_events(_, 0) -> [];
+drain_events(St, K) ->
+    receive {vev, Up, Peer} -> [event_pkt(St, Up, Peer) | drain_events(St, K - 1)]
+    after 0 -> []
+    end.
+
+frames(<<Len:32, Pkt:Len/binary, Rest/binary>>, St) ->
+    frames(Rest, packet(Pkt, St));
+frames(Buf, St) ->
+    St#{buf := Buf}.
+
+packet(<<>>, St) -> St;
+packet(<<112, Rest/binary>>, St) ->
+    {Ctl, Used} = binary_to_term(Rest, [used]),
+    Msg = case byte_size(Rest) > Used of
+              true -> binary_to_term(binary:part(Rest, Used, byte_size(Rest) - Used));
+              false -> none
+          end,
+    handle(Ctl, Msg, St);
+packet(_, St) -> St.
 
 down(#{i := I, fwd := F}) ->
     ets:delete_object(farm_conn, {I, self()}),
@@ -210,8 +224,18 @@ rpc(erlang, spawn, [erl_eval, eval_str, [Src]], St = #{i := I, fwd := F0, pidn :
     {match, [_C, CrS]} = re:run(Src, "C = '([^']+)', Cr = ([0-9]+)",
                                 [{capture, all_but_first, list}]),
     Pid = mkpid(St),
+    Cr = list_to_integer(CrS),
     case F0 of none -> atomics:add(g(), 2, 1); _ -> ok end,
-    {Pid, St#{fwd := {Pid, list_to_integer(CrS)}, pidn := P + 1, snap_now => true}};
+    Ctl = term_to_binary({6, Pid, '', clusterd}),
+    Common = [enc(Cr), enc(name(I)), enc(Pid)],
+    Heads = #{ev_up => iolist_to_binary([112, Ctl, 131, 104, 7, enc(clusterd_event), Common,
+                                         enc(nodeup)]),
+              ev_down => iolist_to_binary([112, Ctl, 131, 104, 7, enc(clusterd_event), Common,
+                                           enc(nodedown)]),
+              info_up => enc([{node_type, visible}]),
+              info_down => enc([{node_type, visible}, {nodedown_reason, disconnect}]),
+              snap => iolist_to_binary([112, Ctl, 131, 104, 5, enc(clusterd_nodes), Common])},
+    {Pid, St#{fwd := {Pid, Cr}, heads => Heads, pidn := P + 1, snap_now => true}};
 rpc(erl_eval, eval_str, [Src], St = #{i := I}) ->
     cnt(I, ?K_EVAL),
     case re:run(Src, "'([^']+)'", [global, {capture, all_but_first, binary}]) of
@@ -289,16 +313,30 @@ side(X, Y, N, Up) ->
             ok
     end.
 
-event(#{fwd := none}, _, _) -> ok;
-event(St = #{i := I, fwd := {Pid, Cr}}, Up, Peer) ->
+event_pkt(#{fwd := none}, _, _) -> none;
+event_pkt(#{i := I, heads := H}, Up, Peer) ->
     cnt(I, ?K_EVENTS),
-    {E, Info} = case Up of
-                    true -> {nodeup, [{node_type, visible}]};
-                    false -> {nodedown, [{node_type, visible}, {nodedown_reason, disconnect}]}
-                end,
-    send_pkt(St, {6, Pid, '', clusterd}, {clusterd_event, Cr, name(I), Pid, E, name(Peer), Info}).
+    case Up of
+        true -> [maps:get(ev_up, H), atom_enc(Peer), maps:get(info_up, H)];
+        false -> [maps:get(ev_down, H), atom_enc(Peer), maps:get(info_down, H)]
+    end.
 
-nodes_of(I) ->
+send_raw(St, Pkt) -> send_many(St, [Pkt]).
+
+%% Writes packets (iolists without their length) in one gen_tcp:send.
+send_many(#{s := S, i := I}, Pkts) ->
+    Framed = [[<<(iolist_size(P)):32>>, P] || P <- Pkts, P =/= none],
+    case Framed of
+        [] -> ok;
+        _ ->
+            cnt(I, ?K_BYTES_OUT, iolist_size(Framed)),
+            _ = gen_tcp:send(S, Framed),
+            ok
+    end.
+
+nodes_of(I) -> [name(J) || J <- peers_of(I)].
+
+peers_of(I) ->
     N = persistent_term:get(farm_n),
     A = persistent_term:get(farm_bits),
     row(A, I * N, I * N + N, I * N, []).
@@ -317,13 +355,17 @@ row(A, B, End, Base, Acc) ->
 
 bits(_, K, Lim, _, Acc) when K >= Lim -> Acc;
 bits(W, K, Lim, J0, Acc) ->
-    Acc2 = case (W bsr K) band 1 of 1 -> [name(J0 + K) | Acc]; 0 -> Acc end,
+    Acc2 = case (W bsr K) band 1 of 1 -> [J0 + K | Acc]; 0 -> Acc end,
     bits(W, K + 1, Lim, J0, Acc2).
 
 snapshot(St = #{fwd := none}) -> St;
-snapshot(St = #{i := I, fwd := {Pid, Cr}}) ->
+snapshot(St = #{i := I, heads := H}) ->
     cnt(I, ?K_SNAP),
-    send_pkt(St, {6, Pid, '', clusterd}, {clusterd_nodes, Cr, name(I), Pid, nodes_of(I)}),
+    Tail = case peers_of(I) of
+               [] -> [106];
+               Ps -> [108, <<(length(Ps)):32>>, [atom_enc(J) || J <- Ps], 106]
+           end,
+    send_raw(St, [maps:get(snap, H), Tail]),
     St.
 
 %% ---- fake EPMD ----
