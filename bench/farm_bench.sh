@@ -85,7 +85,7 @@ for n in $sizes; do
     echo "farm: $n members: no full mesh within $limit s" >&2
     tail -n 5 "$tmp/clusterd-$n.log" >&2
     links=$(stat_of "$s" links) want=$(stat_of "$s" want)
-    rows_cold+="| $n | not reached in $limit s ($links of $want directed links) | – | – | – | – |"$'\n'
+    rows_cold+="| $n | not reached in $limit s ($links of $want directed links) | – | – | – | – | – |"$'\n'
     kill "$cd_pid" "$farm_pid" 2>/dev/null || true
     wait "$cd_pid" "$farm_pid" 2>/dev/null || true
     cd_pid= farm_pid=
@@ -97,9 +97,10 @@ for n in $sizes; do
   cpu1=$(cpu_ticks "$cd_pid")
   rc1=$(metric clusterd_reconcile_duration_seconds_count)
   rs1=$(metric clusterd_reconcile_duration_seconds_sum)
+  rcpu1=$(metric clusterd_reconcile_cpu_seconds_total)
   mr1=$(rpcs_metric)
   rpcs=$(stat_of "$s1" rpcs)
-  rows_cold+="| $n | $cold_ms | $rpcs | $(awk -v a="$rpcs" -v n="$n" 'BEGIN { printf "%.2f", a / n }') | $(stat_of "$s1" rpcs_max_member) | $((cpu1 * 1000 / hz)) |"$'\n'
+  rows_cold+="| $n | $cold_ms | $rpcs | $(awk -v a="$rpcs" -v n="$n" 'BEGIN { printf "%.2f", a / n }') | $(stat_of "$s1" rpcs_max_member) | $((cpu1 * 1000 / hz)) | $(awk -v c="${rcpu1:-0}" -v p="${rc1:-0}" 'BEGIN { printf "%.0f in %d passes", c * 1000, p }') |"$'\n'
 
   echo "farm: $n members meshed in $cold_ms ms; steady for $steady s" >&2
   sleep "$steady"
@@ -107,11 +108,12 @@ for n in $sizes; do
   cpu2=$(cpu_ticks "$cd_pid")
   rc2=$(metric clusterd_reconcile_duration_seconds_count)
   rs2=$(metric clusterd_reconcile_duration_seconds_sum)
+  rcpu2=$(metric clusterd_reconcile_cpu_seconds_total)
   mr2=$(rpcs_metric)
   d() { echo $(( $(stat_of "$s2" "$1") - $(stat_of "$s1" "$1") )); }
   per_min() { awk -v v="$1" -v s="$steady" 'BEGIN { printf "%.1f", v * 60 / s }'; }
   passes=$((rc2 - rc1))
-  rows_steady+="| $n | $(per_min "$(d rpcs)") | $(per_min $((mr2 - mr1))) | $(per_min "$(d resync)") | $(per_min "$(d snapshots)") | $(awk -v b="$(d bytes_out)" -v s="$steady" 'BEGIN { printf "%.2f", b * 60 / s / 1048576 }') | $(per_min "$passes") | $(awk -v a="$rs1" -v b="$rs2" -v p="$passes" 'BEGIN { if (p > 0) printf "%.1f", (b - a) * 1000 / p; else printf "–" }') | $(awk -v c=$((cpu2 - cpu1)) -v hz="$hz" -v s="$steady" 'BEGIN { printf "%.0f", c * 1000 / hz * 60 / s }') |"$'\n'
+  rows_steady+="| $n | $(per_min "$(d rpcs)") | $(per_min $((mr2 - mr1))) | $(per_min "$(d resync)") | $(per_min "$(d snapshots)") | $(awk -v b="$(d bytes_out)" -v s="$steady" 'BEGIN { printf "%.2f", b * 60 / s / 1048576 }') | $(per_min "$passes") | $(awk -v a="$rs1" -v b="$rs2" -v p="$passes" 'BEGIN { if (p > 0) printf "%.1f", (b - a) * 1000 / p; else printf "–" }') | $(awk -v a="${rcpu1:-0}" -v b="${rcpu2:-0}" -v p="$passes" 'BEGIN { if (p > 0) printf "%.1f", (b - a) * 1000 / p; else printf "–" }') | $(awk -v c=$((cpu2 - cpu1)) -v hz="$hz" -v s="$steady" 'BEGIN { printf "%.0f", c * 1000 / hz * 60 / s }') |"$'\n'
   rows_res+="| $n | $(( $(vm_kb "$cd_pid" VmRSS) / 1024 )) | $(( $(vm_kb "$cd_pid" VmHWM) / 1024 )) | $(ls "/proc/$cd_pid/fd" | wc -l) |"$'\n'
 
   # Heal of one dropped virtual link (both sides get nodedown).
@@ -160,15 +162,15 @@ settings (safety-net poll every 10 s).
 Clock from clusterd's launch to the farm's last virtual link (every member linked to every
 other). RPCs counted 5 s after that. CPU is clusterd's user+system time from launch to then.
 
-| members | cold start ms | RPCs | RPCs per member | most RPCs on one member | clusterd CPU ms |
-|---|---|---|---|---|---|
+| members | cold start ms | RPCs | RPCs per member | most RPCs on one member | clusterd CPU ms | of which planning (reconcile) CPU ms |
+|---|---|---|---|---|---|---|
 ${rows_cold}
 Target: ≤ 2 RPCs per member.
 
 ### Steady state ($steady s with nothing to do)
 
-| members | RPCs/min (farm) | RPCs/min (clusterd metric) | resync msgs/min | nodes() snapshots/min | MiB/min members → clusterd | reconcile passes/min | ms per pass (wall, clusterd histogram) | clusterd CPU ms/min |
-|---|---|---|---|---|---|---|---|---|
+| members | RPCs/min (farm) | RPCs/min (clusterd metric) | resync msgs/min | nodes() snapshots/min | MiB/min members → clusterd | reconcile passes/min | ms per pass (wall) | ms CPU per pass | clusterd CPU ms/min |
+|---|---|---|---|---|---|---|---|---|---|
 ${rows_steady}
 The safety-net poll is a plain message \`{clusterd_resync, Cr}\` to each member's forwarder
 (not an RPC); each answer is the member's whole \`nodes()\`. Targets: 0 RPCs per steady minute

@@ -77,4 +77,15 @@ if BENCH_OUT=$kube_md bash bench/kube_bench.sh >&2 && [ -s "$kube_md" ]; then
 else
   echo "bench: the Kubernetes benchmarks failed; BENCHMARKS.md has no Kubernetes section" >&2
 fi
+# --- part: member farm (bench/farm_bench.sh) ---
+# clusterd against 100, 1,000 and 5,000 simulated members (one BEAM plays them
+# all); its section is replaced between <!-- part:farm --> markers.
+farm_md=$tmp/farm.md
+if BENCH_OUT=$farm_md bash bench/farm_bench.sh >&2 && [ -s "$farm_md" ]; then
+  sed -i '/<!-- part:farm -->/,/<!-- \/part:farm -->/d' BENCHMARKS.md
+  cat "$farm_md" >> BENCHMARKS.md
+else
+  echo "bench: the member farm benchmark failed; BENCHMARKS.md has no farm section" >&2
+fi
+# --- end part: member farm ---
 cat BENCHMARKS.md

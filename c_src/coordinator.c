@@ -62,9 +62,43 @@ static void count_links(coordinator *co, const mesh_graph *desired, const mesh_g
     co->links_missing = missing;
 }
 
+static uint64_t thread_cpu_us(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+#define ARRIVAL_QUIET_MS 100 /* members still arriving: plan once none came for this long */
+
+/* How long to hold planning because members are still arriving on their
+ * first connect (0: plan now). Planning while they arrive gives a member one
+ * RPC per wave; one plan over all of them gives it one. Held only while a
+ * newly added member is on its first attempt (within connect_timeout) and
+ * another arrived less than ARRIVAL_QUIET_MS ago. */
+static uint64_t arrival_hold_ms(const coordinator *co, uint64_t now)
+{
+    if (now - co->last_arrival_ms >= ARRIVAL_QUIET_MS) return 0;
+    uint64_t cap = (uint64_t)co->cfg->node.connect_timeout_ms;
+    for (size_t i = 0; i < co->n_members; i++) {
+        const member *m = co->members[i];
+        if (m->gone || m->has_snapshot || !m->l || link_failures(m->l) > 0) continue;
+        link_state st = link_get_state(m->l);
+        if ((st == LINK_CONNECTING || st == LINK_UP) && now - m->added_ms < cap)
+            return co->last_arrival_ms + ARRIVAL_QUIET_MS - now;
+    }
+    return 0;
+}
+
 static void reconcile(coordinator *co)
 {
+    uint64_t hold = arrival_hold_ms(co, transport_now_ms());
+    if (hold > 0) {
+        coordinator_schedule_reconcile(co, hold);
+        return;
+    }
     uint64_t t0 = uv_hrtime();
+    uint64_t cpu0 = thread_cpu_us();
     size_t n = co->n_members;
     for (size_t i = 0; i < n; i++)
         co->members[i]->idx = i;
@@ -94,19 +128,26 @@ static void reconcile(coordinator *co)
         size_t k = members_indices(co, m->seen, m->n_seen, idx);
         for (size_t j = 0; j < k; j++)
             mesh_graph_set(&observed, i, (size_t)idx[j], true);
-        pair_prune(m, now);
-        /* pairs are sorted by peer, like the members: one merge walk */
+    }
+    for (size_t i = 0; i < n; i++) {
+        member *m = co->members[i];
+        /* pairs are sorted by peer, like the members: one merge walk. A
+         * settling pair whose link is now seen both ways is done. */
         for (size_t q = 0, j = 0; q < m->n_pairs && j < n;) {
-            const pair_state *p = &m->pairs[q];
+            pair_state *p = &m->pairs[q];
             int c = strcmp(p->peer, co->members[j]->name);
             if (c > 0) {
                 j++;
                 continue;
             }
-            if (c == 0 && (p->in_flight || p->not_before_ms > now))
+            if (c == 0 && !p->in_flight && p->delay_ms == 0 && mesh_graph_get(&observed, i, j) &&
+                mesh_graph_get(&observed, j, i))
+                p->not_before_ms = 0;
+            else if (c == 0 && (p->in_flight || p->not_before_ms > now))
                 mesh_graph_set_pair(&suppressed, i, j, true);
             q++;
         }
+        pair_prune(m, now);
     }
     count_links(co, &desired, &observed);
     mesh_input in = {.n = n,
@@ -162,6 +203,7 @@ out:
     co->last_reconcile_us = (uv_hrtime() - t0) / 1000u;
     if (co->last_reconcile_us > co->max_reconcile_us) co->max_reconcile_us = co->last_reconcile_us;
     metrics_observe_reconcile(co, co->last_reconcile_us);
+    co->reconcile_cpu_us += thread_cpu_us() - cpu0;
     metrics_changed(co);
     mesh_plan_free(&plan);
     mesh_graph_free(&desired);
@@ -214,8 +256,11 @@ static void on_snapshot(mlink *l, char *const *nodes, size_t n, void *arg)
         snprintf(cnt, sizeof(cnt), "%zu", n);
         log_event(LOG_LEVEL_DEBUG, "observation", "node", m->name, "sees", cnt, LOG_END);
     }
-    member_set_seen(m, nodes, n);
-    coordinator_schedule_reconcile(co, RECONCILE_DELAY_MS);
+    /* An unchanged view (each answer to the safety-net poll, once meshed)
+     * needs no planning pass: n members answering would otherwise make up
+     * to n passes of O(n^2) each. */
+    if (!m->has_snapshot) co->last_arrival_ms = transport_now_ms();
+    if (member_set_seen(m, nodes, n)) coordinator_schedule_reconcile(co, RECONCILE_DELAY_MS);
 }
 
 static void on_event(mlink *l, bool up, const char *peer, const char *reason, void *arg)
@@ -223,7 +268,7 @@ static void on_event(mlink *l, bool up, const char *peer, const char *reason, vo
     coordinator *co = arg;
     member *m = link_get_user(l);
     if (!m) return;
-    member_seen_update(m, peer, up);
+    bool changed = member_seen_update(m, peer, up);
     if (up) {
         /* A member just reached this node: if our own link to it is
          * waiting out a backoff, it is evidently back, so retry now. */
@@ -243,7 +288,7 @@ static void on_event(mlink *l, bool up, const char *peer, const char *reason, vo
             if (p && !p->in_flight) p->not_before_ms = 0;
         }
     }
-    coordinator_schedule_reconcile(co, RECONCILE_DELAY_MS);
+    if (changed) coordinator_schedule_reconcile(co, RECONCILE_DELAY_MS);
 }
 
 /* ---- lifecycle ---- */

@@ -49,8 +49,9 @@ typedef struct member {
     size_t cap_seen;   /* entries allocated in seen */
     pair_state *pairs; /* actions this member ran or runs, sorted by peer; owned */
     size_t n_pairs;
-    size_t cap_pairs; /* entries allocated in pairs */
-    size_t idx;       /* position during a reconcile */
+    size_t cap_pairs;  /* entries allocated in pairs */
+    size_t idx;        /* position during a reconcile */
+    uint64_t added_ms; /* when it joined the table (monotonic) */
 } member;
 
 struct generation;
@@ -117,10 +118,12 @@ struct coordinator {
     uint64_t last_reconcile_us; /* wall time of the last planning pass */
     uint64_t max_reconcile_us;
     uint64_t heals;
+    uint64_t last_arrival_ms;           /* a member's first nodes() came (monotonic) */
     uint64_t links_seen, links_missing; /* wanted pairs linked / not, at the last reconcile */
     uint64_t actions_sent;
     uint64_t reconcile_hist[RECONCILE_BUCKETS + 1]; /* per bucket (not cumulative); last: +Inf */
     uint64_t reconcile_sum_us;
+    uint64_t reconcile_cpu_us; /* CPU time of all planning passes (the loop's thread) */
     uint64_t reloads_ok, reloads_rejected;
     bool last_reload_ok;
     uint64_t start_wall_ms;
@@ -170,10 +173,12 @@ member *member_add(coordinator *co, const char *name);
 void member_delete(coordinator *co, member *m);
 /* Frees m and what it owns (not its link). Accepts NULL. */
 void member_free(member *m);
-/* Replaces m's view of nodes() with a sorted copy of nodes. */
-void member_set_seen(member *m, char *const *nodes, size_t n);
-/* Applies one nodeup/nodedown that m reported for peer. */
-void member_seen_update(member *m, const char *peer, bool up);
+/* Replaces m's view of nodes() with a sorted copy of nodes. False when
+ * that changed nothing (the view was known and the same) or out of memory. */
+bool member_set_seen(member *m, char *const *nodes, size_t n);
+/* Applies one nodeup/nodedown that m reported for peer. False when that
+ * changed nothing (already so) or out of memory. */
+bool member_seen_update(member *m, const char *peer, bool up);
 /* m's state towards peer; with create, added when missing (NULL when out
  * of memory). Owned by m. */
 pair_state *pair_get(member *m, const char *peer, bool create);

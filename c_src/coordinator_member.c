@@ -8,8 +8,13 @@
 #include <string.h>
 
 #include "strv.h"
+#include "transport.h"
 
-#define SETTLE_MS 250 /* after a connect succeeds, wait for both nodeup events */
+/* After a connect succeeds, the pair waits for both nodeup events; the
+ * reconcile drops it as soon as both are seen, so this is only the cap for
+ * events that never come (a nodedown ends the wait at once). Loaded members
+ * deliver their events late: a short fixed wait re-sent connects. */
+#define SETTLE_MS 5000
 
 static int cmp_member(const void *a, const void *b)
 {
@@ -149,36 +154,45 @@ uint64_t pair_next_due_ms(const coordinator *co, uint64_t now_ms)
     return next;
 }
 
-void member_set_seen(member *m, char *const *nodes, size_t n)
+bool member_set_seen(member *m, char *const *nodes, size_t n)
 {
     char **v = strv_dup(nodes, n);
-    if (!v) return;
+    if (!v) return false;
     qsort(v, n, sizeof(char *), strv_cmp);
+    bool same = m->has_snapshot && n == m->n_seen;
+    for (size_t i = 0; same && i < n; i++)
+        same = strcmp(v[i], m->seen[i]) == 0;
+    if (same) {
+        /* the usual answer to the safety-net poll: nothing to re-plan */
+        strv_free(v, n);
+        return false;
+    }
     strv_free(m->seen, m->n_seen);
     m->seen = v;
     m->n_seen = n;
     m->cap_seen = n + 1;
     m->has_snapshot = true;
+    return true;
 }
 
 /* One insertion or removal in the sorted view: a binary search and a
  * memmove, not a re-sort (a cold start brings n events to each of n
  * members). */
-void member_seen_update(member *m, const char *peer, bool up)
+bool member_seen_update(member *m, const char *peer, bool up)
 {
     size_t i;
     bool present = strv_find_sorted(m->seen, m->n_seen, peer, &i);
-    if (up == present) return;
+    if (up == present) return false;
     if (up) {
         if (m->n_seen + 1 >= m->cap_seen) {
             size_t cap = m->cap_seen ? m->cap_seen * 2 : 8;
             char **v = realloc(m->seen, cap * sizeof(char *));
-            if (!v) return;
+            if (!v) return false;
             m->seen = v;
             m->cap_seen = cap;
         }
         char *name = strdup(peer);
-        if (!name) return;
+        if (!name) return false;
         memmove(&m->seen[i + 1], &m->seen[i], (m->n_seen - i) * sizeof(char *));
         m->seen[i] = name;
         m->n_seen++;
@@ -189,6 +203,7 @@ void member_seen_update(member *m, const char *peer, bool up)
         m->n_seen--;
         m->seen[m->n_seen] = NULL;
     }
+    return true;
 }
 
 void member_free(member *m)
@@ -206,6 +221,7 @@ member *member_add(coordinator *co, const char *name)
 {
     member *m = calloc(1, sizeof(*m));
     if (!m) return NULL;
+    m->added_ms = transport_now_ms();
     m->name = strdup(name);
     member **nv = realloc(co->members, (co->n_members + 1) * sizeof(member *));
     if (!m->name || !nv) {

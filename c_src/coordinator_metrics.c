@@ -159,6 +159,9 @@ static void render(const coordinator *co, FILE *f)
 
     family(f, "clusterd_reconciles_total", "counter", "Planning passes (desired vs observed).");
     fprintf(f, "clusterd_reconciles_total %" PRIu64 "\n", co->reconciles);
+    family(f, "clusterd_reconcile_cpu_seconds_total", "counter",
+           "CPU time of all planning passes (clusterd's event-loop thread).");
+    fprintf(f, "clusterd_reconcile_cpu_seconds_total %.6f\n", (double)co->reconcile_cpu_us / 1e6);
     family(f, "clusterd_reconcile_duration_seconds", "histogram",
            "Time of one planning pass, from the graphs to the actions sent.");
     uint64_t cum = 0;

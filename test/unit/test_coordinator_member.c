@@ -51,7 +51,8 @@ static void check_sorted_view(const member *m, const unsigned char *model, size_
     assert_null(m->seen[m->n_seen]); /* still NULL-terminated */
 }
 
-/* Random nodeup/nodedown against a model, starting from no view and from a
+/* Random nodeup/nodedown against a model (each says whether it changed
+ * anything, which decides whether a planning pass follows), starting from no view and from a
  * snapshot: the view stays the sorted set the model holds. */
 static void test_seen_update_matches_model(void **state)
 {
@@ -64,9 +65,18 @@ static void test_seen_update_matches_model(void **state)
         char name[32];
         if (start == 1) {
             char *snap[3] = {"n200@h", "n007@h", "n100@h"}; /* unsorted, as nodes() is */
-            member_set_seen(&m, snap, 3);
+            assert_true(member_set_seen(&m, snap, 3));      /* the first view is news */
             model[200] = model[7] = model[100] = 1;
             assert_true(m.has_snapshot);
+            /* the same set again, in another order: nothing changed */
+            char *again[3] = {"n100@h", "n200@h", "n007@h"};
+            assert_false(member_set_seen(&m, again, 3));
+            check_sorted_view(&m, model, UNIVERSE);
+            /* one more node: changed */
+            char *more[4] = {"n100@h", "n200@h", "n007@h", "n050@h"};
+            assert_true(member_set_seen(&m, more, 4));
+            model[50] = 1;
+            check_sorted_view(&m, model, UNIVERSE);
         }
         uint64_t x = 12345 + (uint64_t)start;
         for (int s = 0; s < STEPS; s++) {
@@ -74,7 +84,8 @@ static void test_seen_update_matches_model(void **state)
             size_t i = (size_t)(x >> 33) % UNIVERSE;
             bool up = (x >> 20) % 3 != 0; /* more ups than downs: the view grows */
             snprintf(name, sizeof(name), "n%03zu@h", i);
-            member_seen_update(&m, name, up);
+            bool was = model[i];
+            assert_int_equal(member_seen_update(&m, name, up), was != up);
             model[i] = up;
             if (s % 97 == 0) check_sorted_view(&m, model, UNIVERSE);
         }
