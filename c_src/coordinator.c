@@ -103,7 +103,7 @@ static void reconcile(coordinator *co)
     for (size_t i = 0; i < n; i++)
         co->members[i]->idx = i;
     mesh_graph desired = {0}, observed = {0}, suppressed = {0};
-    ssize_t *idx = NULL;
+    ssize_t *idx = NULL, *by_id = NULL;
     bool *reachable = calloc(n + 1, sizeof(bool));
     bool *gone = calloc(n + 1, sizeof(bool));
     mesh_plan plan = {0};
@@ -120,14 +120,27 @@ static void reconcile(coordinator *co)
             for (size_t b = a + 1; b < k; b++)
                 mesh_graph_set_pair(&desired, (size_t)idx[a], (size_t)idx[b], true);
     }
+    /* pool id -> member index, for the views */
+    size_t n_ids = co->pool.n;
+    by_id = malloc((n_ids + 1) * sizeof(ssize_t));
+    if (!by_id) goto out;
+    for (size_t id = 0; id < n_ids; id++)
+        by_id[id] = -1;
+    for (size_t j = 0; j < n; j++) {
+        long id = namepool_find(&co->pool, co->members[j]->name);
+        if (id >= 0) by_id[id] = (ssize_t)j;
+    }
     uint64_t now = transport_now_ms();
     for (size_t i = 0; i < n; i++) {
         member *m = co->members[i];
         gone[i] = m->gone;
         reachable[i] = member_reachable(m);
-        size_t k = members_indices(co, m->seen, m->n_seen, idx);
-        for (size_t j = 0; j < k; j++)
-            mesh_graph_set(&observed, i, (size_t)idx[j], true);
+        for (size_t w = 0; w < m->seen_words; w++)
+            for (uint64_t bits = m->seen[w]; bits != 0; bits &= bits - 1) {
+                size_t id = w * 64 + (size_t)__builtin_ctzll(bits);
+                if (id < n_ids && by_id[id] >= 0)
+                    mesh_graph_set(&observed, i, (size_t)by_id[id], true);
+            }
     }
     for (size_t i = 0; i < n; i++) {
         member *m = co->members[i];
@@ -182,7 +195,7 @@ static void reconcile(coordinator *co)
         bool seen = false;
         for (size_t j = 0; j < co->n_members && !seen; j++)
             if (co->members[j] != m && !co->members[j]->gone &&
-                strv_contains_sorted(co->members[j]->seen, co->members[j]->n_seen, m->name))
+                member_sees(&co->pool, co->members[j], m->name))
                 seen = true;
         if (!seen) {
             log_event(LOG_LEVEL_INFO, "member forgotten", "node", m->name, LOG_END);
@@ -212,6 +225,7 @@ out:
     free(reachable);
     free(gone);
     free(idx);
+    free(by_id);
 }
 
 static void reconcile_cb(uv_timer_t *t)
@@ -260,7 +274,8 @@ static void on_snapshot(mlink *l, char *const *nodes, size_t n, void *arg)
      * needs no planning pass: n members answering would otherwise make up
      * to n passes of O(n^2) each. */
     if (!m->has_snapshot) co->last_arrival_ms = transport_now_ms();
-    if (member_set_seen(m, nodes, n)) coordinator_schedule_reconcile(co, RECONCILE_DELAY_MS);
+    if (member_set_seen(&co->pool, m, nodes, n))
+        coordinator_schedule_reconcile(co, RECONCILE_DELAY_MS);
 }
 
 static void on_event(mlink *l, bool up, const char *peer, const char *reason, void *arg)
@@ -268,7 +283,7 @@ static void on_event(mlink *l, bool up, const char *peer, const char *reason, vo
     coordinator *co = arg;
     member *m = link_get_user(l);
     if (!m) return;
-    bool changed = member_seen_update(m, peer, up);
+    bool changed = member_seen_update(&co->pool, m, peer, up);
     if (up) {
         /* A member just reached this node: if our own link to it is
          * waiting out a backoff, it is evidently back, so retry now. */
@@ -426,6 +441,7 @@ void coordinator_free(coordinator *co)
     for (size_t i = 0; i < co->n_members; i++)
         member_free(co->members[i]);
     free(co->members);
+    namepool_free(&co->pool);
     generation_free(co->gen);
     while (co->retiring) {
         generation *g = co->retiring;

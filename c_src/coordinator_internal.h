@@ -23,6 +23,7 @@
 #include "discovery.h"
 #include "links.h"
 #include "mesh.h"
+#include "namepool.h"
 #include "nodename.h"
 
 #define ACTION_HISTORY 32    /* recent actions kept for status */
@@ -44,9 +45,9 @@ typedef struct member {
     mlink *l;          /* owned by links (links_remove); NULL when none */
     bool gone;         /* left on positive evidence; waiting until nobody sees it */
     bool has_snapshot; /* we know its nodes() */
-    char **seen;       /* its nodes(), sorted; owned */
-    size_t n_seen;
-    size_t cap_seen;   /* entries allocated in seen */
+    uint64_t *seen;    /* its nodes(): a bit per id of co->pool; owned */
+    size_t seen_words; /* words allocated in seen */
+    size_t n_seen;     /* bits set */
     pair_state *pairs; /* actions this member ran or runs, sorted by peer; owned */
     size_t n_pairs;
     size_t cap_pairs;  /* entries allocated in pairs */
@@ -108,6 +109,7 @@ struct coordinator {
     topo_state *topos;    /* gen->topos */
     size_t n_topos;
     member **members; /* sorted by name; the array and each member owned */
+    namepool pool;    /* every node name a member reported; ids for member->seen */
     size_t n_members;
     uv_timer_t reconcile_timer;
     uv_timer_t poll_timer;
@@ -173,12 +175,19 @@ member *member_add(coordinator *co, const char *name);
 void member_delete(coordinator *co, member *m);
 /* Frees m and what it owns (not its link). Accepts NULL. */
 void member_free(member *m);
-/* Replaces m's view of nodes() with a sorted copy of nodes. False when
- * that changed nothing (the view was known and the same) or out of memory. */
-bool member_set_seen(member *m, char *const *nodes, size_t n);
+/* Replaces m's view of nodes() with nodes (names interned in pool). False
+ * when that changed nothing (the view was known and the same) or out of
+ * memory. */
+bool member_set_seen(namepool *pool, member *m, char *const *nodes, size_t n);
 /* Applies one nodeup/nodedown that m reported for peer. False when that
- * changed nothing (already so) or out of memory. */
-bool member_seen_update(member *m, const char *peer, bool up);
+ * changed nothing (already so) or out of memory. Constant time: a cold start
+ * brings n events to each of n members. */
+bool member_seen_update(namepool *pool, member *m, const char *peer, bool up);
+/* True if name is in m's nodes(). */
+bool member_sees(const namepool *pool, const member *m, const char *name);
+/* Fills out (m->n_seen entries, borrowed from pool) with m's nodes(),
+ * sorted. */
+void member_seen_names(const namepool *pool, const member *m, const char **out);
 /* m's state towards peer; with create, added when missing (NULL when out
  * of memory). Owned by m. */
 pair_state *pair_get(member *m, const char *peer, bool create);

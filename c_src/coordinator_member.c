@@ -154,63 +154,102 @@ uint64_t pair_next_due_ms(const coordinator *co, uint64_t now_ms)
     return next;
 }
 
-bool member_set_seen(member *m, char *const *nodes, size_t n)
+/* Makes room for bit id in m->seen (new words zero). */
+static int seen_reserve(member *m, size_t id)
 {
-    char **v = strv_dup(nodes, n);
-    if (!v) return false;
-    qsort(v, n, sizeof(char *), strv_cmp);
-    bool same = m->has_snapshot && n == m->n_seen;
-    for (size_t i = 0; same && i < n; i++)
-        same = strcmp(v[i], m->seen[i]) == 0;
+    size_t need = id / 64 + 1;
+    if (need <= m->seen_words) return 0;
+    size_t words = m->seen_words ? m->seen_words : 4;
+    while (words < need)
+        words *= 2;
+    uint64_t *nb = realloc(m->seen, words * sizeof(uint64_t));
+    if (!nb) return -1;
+    memset(nb + m->seen_words, 0, (words - m->seen_words) * sizeof(uint64_t));
+    m->seen = nb;
+    m->seen_words = words;
+    return 0;
+}
+
+static bool seen_test(const member *m, size_t id)
+{
+    return id / 64 < m->seen_words && (m->seen[id / 64] >> (id % 64)) & 1u;
+}
+
+bool member_set_seen(namepool *pool, member *m, char *const *nodes, size_t n)
+{
+    member fresh;
+    memset(&fresh, 0, sizeof(fresh));
+    for (size_t i = 0; i < n; i++) {
+        long id = namepool_intern(pool, nodes[i]);
+        if (id < 0 || seen_reserve(&fresh, (size_t)id) < 0) {
+            free(fresh.seen);
+            return false;
+        }
+        if (!seen_test(&fresh, (size_t)id)) fresh.n_seen++;
+        fresh.seen[id / 64] |= (uint64_t)1 << (id % 64);
+    }
+    bool same = m->has_snapshot && fresh.n_seen == m->n_seen;
+    size_t words = fresh.seen_words > m->seen_words ? fresh.seen_words : m->seen_words;
+    for (size_t w = 0; same && w < words; w++) {
+        uint64_t a = w < fresh.seen_words ? fresh.seen[w] : 0;
+        uint64_t b = w < m->seen_words ? m->seen[w] : 0;
+        same = a == b;
+    }
     if (same) {
         /* the usual answer to the safety-net poll: nothing to re-plan */
-        strv_free(v, n);
+        free(fresh.seen);
         return false;
     }
-    strv_free(m->seen, m->n_seen);
-    m->seen = v;
-    m->n_seen = n;
-    m->cap_seen = n + 1;
+    free(m->seen);
+    m->seen = fresh.seen;
+    m->seen_words = fresh.seen_words;
+    m->n_seen = fresh.n_seen;
     m->has_snapshot = true;
     return true;
 }
 
-/* One insertion or removal in the sorted view: a binary search and a
- * memmove, not a re-sort (a cold start brings n events to each of n
- * members). */
-bool member_seen_update(member *m, const char *peer, bool up)
+bool member_seen_update(namepool *pool, member *m, const char *peer, bool up)
 {
-    size_t i;
-    bool present = strv_find_sorted(m->seen, m->n_seen, peer, &i);
+    long id = up ? namepool_intern(pool, peer) : namepool_find(pool, peer);
+    if (id < 0) return false; /* out of memory, or a nodedown of a name never seen */
+    bool present = seen_test(m, (size_t)id);
     if (up == present) return false;
     if (up) {
-        if (m->n_seen + 1 >= m->cap_seen) {
-            size_t cap = m->cap_seen ? m->cap_seen * 2 : 8;
-            char **v = realloc(m->seen, cap * sizeof(char *));
-            if (!v) return false;
-            m->seen = v;
-            m->cap_seen = cap;
-        }
-        char *name = strdup(peer);
-        if (!name) return false;
-        memmove(&m->seen[i + 1], &m->seen[i], (m->n_seen - i) * sizeof(char *));
-        m->seen[i] = name;
+        if (seen_reserve(m, (size_t)id) < 0) return false;
+        m->seen[id / 64] |= (uint64_t)1 << (id % 64);
         m->n_seen++;
-        m->seen[m->n_seen] = NULL;
     } else {
-        free(m->seen[i]);
-        memmove(&m->seen[i], &m->seen[i + 1], (m->n_seen - i - 1) * sizeof(char *));
+        m->seen[id / 64] &= ~((uint64_t)1 << (id % 64));
         m->n_seen--;
-        m->seen[m->n_seen] = NULL;
     }
     return true;
+}
+
+bool member_sees(const namepool *pool, const member *m, const char *name)
+{
+    long id = namepool_find(pool, name);
+    return id >= 0 && seen_test(m, (size_t)id);
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void member_seen_names(const namepool *pool, const member *m, const char **out)
+{
+    size_t k = 0;
+    for (size_t w = 0; w < m->seen_words; w++)
+        for (uint64_t bits = m->seen[w]; bits != 0 && k < m->n_seen; bits &= bits - 1)
+            out[k++] = namepool_name(pool, w * 64 + (size_t)__builtin_ctzll(bits));
+    qsort(out, k, sizeof(*out), cmp_cstr);
 }
 
 void member_free(member *m)
 {
     if (!m) return;
     free(m->name);
-    strv_free(m->seen, m->n_seen);
+    free(m->seen);
     for (size_t i = 0; i < m->n_pairs; i++)
         free(m->pairs[i].peer);
     free(m->pairs);

@@ -1,8 +1,8 @@
-/* test_coordinator_member: the member table's sorted views that the member
- * farm benchmark made incremental (bench/farm_bench.sh): a member's nodes()
- * updated by one binary-searched insertion or removal per event, and its
- * per-peer pair state kept sorted and pruned once it carries nothing. Each
- * operation is checked against a plain model (a sorted set). */
+/* test_coordinator_member: the member table's structures that the member
+ * farm benchmark (bench/farm_bench.sh) made scale: node names interned to
+ * ids, a member's nodes() as a bit per id updated in constant time per event,
+ * and its per-peer pair state kept sorted and pruned once it carries
+ * nothing. Each operation is checked against a plain model. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "namepool.h"
 #include "coordinator_internal.h"
 #include "strv.h"
 
@@ -36,47 +37,89 @@ static void test_strv_find_sorted(void **state)
     assert_int_equal(pos, 3);
 }
 
-static void check_sorted_view(const member *m, const unsigned char *model, size_t universe)
+/* Ids in order of first sight, found again by name, stable as more come. */
+static void test_namepool(void **state)
 {
+    (void)state;
+    namepool p;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(namepool_find(&p, "a@h"), -1);
+    char name[32];
+    for (int k = 0; k < 500; k++) {
+        snprintf(name, sizeof(name), "n%03d@h", (k * 7919) % 500);
+        assert_int_equal(namepool_intern(&p, name), k);
+    }
+    assert_int_equal(p.n, 500);
+    for (int k = 0; k < 500; k++) {
+        snprintf(name, sizeof(name), "n%03d@h", (k * 7919) % 500);
+        assert_int_equal(namepool_find(&p, name), k);
+        assert_int_equal(namepool_intern(&p, name), k); /* no duplicate */
+        assert_string_equal(namepool_name(&p, (size_t)k), name);
+    }
+    assert_int_equal(p.n, 500);
+    assert_int_equal(namepool_find(&p, "zzz@h"), -1);
+    assert_int_equal(namepool_find(&p, ""), -1);
+    namepool_free(&p);
+    assert_int_equal(p.n, 0);
+}
+
+static void check_view(const namepool *pool, const member *m, const unsigned char *model,
+                       size_t universe)
+{
+    const char **names = malloc((m->n_seen + 1) * sizeof(*names));
+    assert_non_null(names);
+    member_seen_names(pool, m, names);
     size_t k = 0;
     char name[32];
     for (size_t i = 0; i < universe; i++) {
-        if (!model[i]) continue;
         snprintf(name, sizeof(name), "n%03zu@h", i);
+        assert_int_equal(member_sees(pool, m, name), model[i] != 0);
+        if (!model[i]) continue;
         assert_true(k < m->n_seen);
-        assert_string_equal(m->seen[k], name);
+        assert_string_equal(names[k], name); /* sorted by name */
         k++;
     }
     assert_int_equal(k, m->n_seen);
-    assert_null(m->seen[m->n_seen]); /* still NULL-terminated */
+    free(names);
 }
 
 /* Random nodeup/nodedown against a model (each says whether it changed
- * anything, which decides whether a planning pass follows), starting from no view and from a
- * snapshot: the view stays the sorted set the model holds. */
+ * anything, which decides whether a planning pass follows), starting from
+ * no view and from a snapshot. */
 static void test_seen_update_matches_model(void **state)
 {
     (void)state;
     enum { UNIVERSE = 300, STEPS = 5000 };
     for (int start = 0; start < 2; start++) {
+        namepool pool;
+        memset(&pool, 0, sizeof(pool));
         member m;
         memset(&m, 0, sizeof(m));
         unsigned char model[UNIVERSE] = {0};
         char name[32];
+        /* a nodedown for a name never seen changes nothing */
+        assert_false(member_seen_update(&pool, &m, "n001@h", false));
         if (start == 1) {
-            char *snap[3] = {"n200@h", "n007@h", "n100@h"}; /* unsorted, as nodes() is */
-            assert_true(member_set_seen(&m, snap, 3));      /* the first view is news */
+            char *snap[3] = {"n200@h", "n007@h", "n100@h"};   /* unsorted, as nodes() is */
+            assert_true(member_set_seen(&pool, &m, snap, 3)); /* the first view is news */
             model[200] = model[7] = model[100] = 1;
             assert_true(m.has_snapshot);
             /* the same set again, in another order: nothing changed */
             char *again[3] = {"n100@h", "n200@h", "n007@h"};
-            assert_false(member_set_seen(&m, again, 3));
-            check_sorted_view(&m, model, UNIVERSE);
-            /* one more node: changed */
+            assert_false(member_set_seen(&pool, &m, again, 3));
+            check_view(&pool, &m, model, UNIVERSE);
+            /* one more node: changed; one fewer: changed */
             char *more[4] = {"n100@h", "n200@h", "n007@h", "n050@h"};
-            assert_true(member_set_seen(&m, more, 4));
+            assert_true(member_set_seen(&pool, &m, more, 4));
             model[50] = 1;
-            check_sorted_view(&m, model, UNIVERSE);
+            check_view(&pool, &m, model, UNIVERSE);
+            assert_true(member_set_seen(&pool, &m, more, 3));
+            model[50] = 0;
+            check_view(&pool, &m, model, UNIVERSE);
+        } else {
+            /* an empty first view is news too */
+            assert_true(member_set_seen(&pool, &m, NULL, 0));
+            assert_false(member_set_seen(&pool, &m, NULL, 0));
         }
         uint64_t x = 12345 + (uint64_t)start;
         for (int s = 0; s < STEPS; s++) {
@@ -85,12 +128,13 @@ static void test_seen_update_matches_model(void **state)
             bool up = (x >> 20) % 3 != 0; /* more ups than downs: the view grows */
             snprintf(name, sizeof(name), "n%03zu@h", i);
             bool was = model[i];
-            assert_int_equal(member_seen_update(&m, name, up), was != up);
+            assert_int_equal(member_seen_update(&pool, &m, name, up), was != up);
             model[i] = up;
-            if (s % 97 == 0) check_sorted_view(&m, model, UNIVERSE);
+            if (s % 97 == 0) check_view(&pool, &m, model, UNIVERSE);
         }
-        check_sorted_view(&m, model, UNIVERSE);
-        strv_free(m.seen, m.n_seen);
+        check_view(&pool, &m, model, UNIVERSE);
+        free(m.seen);
+        namepool_free(&pool);
     }
 }
 
@@ -176,6 +220,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strv_find_sorted),
+        cmocka_unit_test(test_namepool),
         cmocka_unit_test(test_seen_update_matches_model),
         cmocka_unit_test(test_pairs_sorted_and_pruned),
     };
