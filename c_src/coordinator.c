@@ -144,21 +144,16 @@ static void reconcile(coordinator *co)
     }
     for (size_t i = 0; i < n; i++) {
         member *m = co->members[i];
-        /* pairs are sorted by peer, like the members: one merge walk. A
-         * settling pair whose link is now seen both ways is done. */
-        for (size_t q = 0, j = 0; q < m->n_pairs && j < n;) {
+        /* A settling pair whose link is now seen both ways is done. */
+        for (size_t q = 0; q < m->n_pairs; q++) {
             pair_state *p = &m->pairs[q];
-            int c = strcmp(p->peer, co->members[j]->name);
-            if (c > 0) {
-                j++;
-                continue;
-            }
-            if (c == 0 && !p->in_flight && p->delay_ms == 0 && mesh_graph_get(&observed, i, j) &&
+            if (p->peer >= n_ids || by_id[p->peer] < 0) continue;
+            size_t j = (size_t)by_id[p->peer];
+            if (!p->in_flight && p->delay_ms == 0 && mesh_graph_get(&observed, i, j) &&
                 mesh_graph_get(&observed, j, i))
                 p->not_before_ms = 0;
-            else if (c == 0 && (p->in_flight || p->not_before_ms > now))
+            else if (p->in_flight || p->not_before_ms > now)
                 mesh_graph_set_pair(&suppressed, i, j, true);
-            q++;
         }
         pair_prune(m, now);
     }
@@ -295,11 +290,11 @@ static void on_event(mlink *l, bool up, const char *peer, const char *reason, vo
               "reason", reason, LOG_END);
     if (!up) {
         /* A link went down: allow an immediate repair of that pair. */
-        pair_state *p = pair_get(m, peer, false);
+        pair_state *p = pair_get(&co->pool, m, peer, false);
         if (p && !p->in_flight) p->not_before_ms = 0;
         member *other = member_find(co, peer);
         if (other) {
-            p = pair_get(other, m->name, false);
+            p = pair_get(&co->pool, other, m->name, false);
             if (p && !p->in_flight) p->not_before_ms = 0;
         }
     }

@@ -32,10 +32,10 @@
 
 /* Actions a member ran or runs towards one peer, and when the next may go. */
 typedef struct pair_state {
-    char *peer;             /* owned */
     uint64_t not_before_ms; /* no new action for this pair before then */
-    unsigned delay_ms;      /* next backoff after a failure */
-    bool in_flight;
+    uint32_t peer;          /* its name's id in the coordinator's pool */
+    unsigned delay_ms : 31; /* next backoff after a failure */
+    unsigned in_flight : 1;
 } pair_state;
 
 /* One node some topology wants (or wanted: see gone). Owned by the
@@ -48,7 +48,7 @@ typedef struct member {
     uint64_t *seen;    /* its nodes(): a bit per id of co->pool; owned */
     size_t seen_words; /* words allocated in seen */
     size_t n_seen;     /* bits set */
-    pair_state *pairs; /* actions this member ran or runs, sorted by peer; owned */
+    pair_state *pairs; /* actions this member ran or runs, sorted by peer id; owned */
     size_t n_pairs;
     size_t cap_pairs;  /* entries allocated in pairs */
     size_t idx;        /* position during a reconcile */
@@ -188,9 +188,9 @@ bool member_sees(const namepool *pool, const member *m, const char *name);
 /* Fills out (m->n_seen entries, borrowed from pool) with m's nodes(),
  * sorted. */
 void member_seen_names(const namepool *pool, const member *m, const char **out);
-/* m's state towards peer; with create, added when missing (NULL when out
- * of memory). Owned by m. */
-pair_state *pair_get(member *m, const char *peer, bool create);
+/* m's state towards peer (its name interned in pool); with create, added
+ * when missing (NULL when out of memory). Owned by m. */
+pair_state *pair_get(namepool *pool, member *m, const char *peer, bool create);
 /* Drops m's pairs that carry nothing (no action in flight, no backoff, the
  * settle period over): a missing pair means the same, and keeping them
  * would hold one entry per linked peer for good. */

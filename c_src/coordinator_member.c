@@ -62,19 +62,18 @@ bool members_share_topology(const coordinator *co, const char *a, const char *b)
     return false;
 }
 
-/* Binary search of m's pairs by peer: true if found, with *pos its index;
- * false with *pos the insertion point. */
-static bool pair_find(const member *m, const char *peer, size_t *pos)
+/* Binary search of m's pairs by peer id: true if found, with *pos its
+ * index; false with *pos the insertion point. */
+static bool pair_find(const member *m, uint32_t peer, size_t *pos)
 {
     size_t lo = 0, hi = m->n_pairs;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(m->pairs[mid].peer, peer);
-        if (c == 0) {
+        if (m->pairs[mid].peer == peer) {
             *pos = mid;
             return true;
         }
-        if (c < 0)
+        if (m->pairs[mid].peer < peer)
             lo = mid + 1;
         else
             hi = mid;
@@ -83,10 +82,12 @@ static bool pair_find(const member *m, const char *peer, size_t *pos)
     return false;
 }
 
-pair_state *pair_get(member *m, const char *peer, bool create)
+pair_state *pair_get(namepool *pool, member *m, const char *peer, bool create)
 {
+    long id = create ? namepool_intern(pool, peer) : namepool_find(pool, peer);
+    if (id < 0) return NULL;
     size_t i;
-    if (pair_find(m, peer, &i)) return &m->pairs[i];
+    if (pair_find(m, (uint32_t)id, &i)) return &m->pairs[i];
     if (!create) return NULL;
     if (m->n_pairs == m->cap_pairs) {
         size_t cap = m->cap_pairs ? m->cap_pairs * 2 : 8;
@@ -95,21 +96,19 @@ pair_state *pair_get(member *m, const char *peer, bool create)
         m->pairs = np;
         m->cap_pairs = cap;
     }
-    char *name = strdup(peer);
-    if (!name) return NULL;
     memmove(&m->pairs[i + 1], &m->pairs[i], (m->n_pairs - i) * sizeof(pair_state));
     pair_state *p = &m->pairs[i];
     memset(p, 0, sizeof(*p));
-    p->peer = name;
+    p->peer = (uint32_t)id;
     m->n_pairs++;
     return p;
 }
 
-static void pair_forget(member *m, const char *peer)
+static void pair_forget(const namepool *pool, member *m, const char *peer)
 {
+    long id = namepool_find(pool, peer);
     size_t i;
-    if (!pair_find(m, peer, &i)) return;
-    free(m->pairs[i].peer);
+    if (id < 0 || !pair_find(m, (uint32_t)id, &i)) return;
     memmove(&m->pairs[i], &m->pairs[i + 1], (m->n_pairs - i - 1) * sizeof(pair_state));
     m->n_pairs--;
 }
@@ -119,10 +118,7 @@ void pair_prune(member *m, uint64_t now_ms)
     size_t k = 0;
     for (size_t i = 0; i < m->n_pairs; i++) {
         pair_state *p = &m->pairs[i];
-        if (!p->in_flight && p->delay_ms == 0 && p->not_before_ms <= now_ms) {
-            free(p->peer);
-            continue;
-        }
+        if (!p->in_flight && p->delay_ms == 0 && p->not_before_ms <= now_ms) continue;
         m->pairs[k++] = *p;
     }
     m->n_pairs = k;
@@ -250,8 +246,6 @@ void member_free(member *m)
     if (!m) return;
     free(m->name);
     free(m->seen);
-    for (size_t i = 0; i < m->n_pairs; i++)
-        free(m->pairs[i].peer);
     free(m->pairs);
     free(m);
 }
@@ -285,6 +279,6 @@ void member_delete(coordinator *co, member *m)
     co->n_members--;
     if (m->l) links_remove(co->ls, m->l);
     for (size_t k = 0; k < co->n_members; k++)
-        pair_forget(co->members[k], m->name);
+        pair_forget(&co->pool, co->members[k], m->name);
     member_free(m);
 }

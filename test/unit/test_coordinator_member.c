@@ -138,11 +138,13 @@ static void test_seen_update_matches_model(void **state)
     }
 }
 
-/* pair_get keeps pairs sorted and finds them again; pair_prune drops only
+/* pair_get keeps pairs sorted (by name id) and finds them again; pair_prune drops only
  * the ones that carry nothing (nothing in flight, no backoff, settled). */
 static void test_pairs_sorted_and_pruned(void **state)
 {
     (void)state;
+    namepool pool;
+    memset(&pool, 0, sizeof(pool));
     member m;
     memset(&m, 0, sizeof(m));
     config cfg;
@@ -153,26 +155,26 @@ static void test_pairs_sorted_and_pruned(void **state)
     /* insert in a scrambled order */
     for (size_t k = 0; k < 100; k++) {
         snprintf(name, sizeof(name), "p%03zu@h", (k * 37) % 100);
-        pair_state *p = pair_get(&m, name, true);
+        pair_state *p = pair_get(&pool, &m, name, true);
         assert_non_null(p);
-        assert_string_equal(p->peer, name);
+        assert_string_equal(namepool_name(&pool, p->peer), name);
         assert_false(p->in_flight);
         p->in_flight = true;
     }
     assert_int_equal(m.n_pairs, 100);
     for (size_t k = 1; k < m.n_pairs; k++)
-        assert_true(strcmp(m.pairs[k - 1].peer, m.pairs[k].peer) < 0);
-    assert_null(pair_get(&m, "q@h", false));
+        assert_true(m.pairs[k - 1].peer < m.pairs[k].peer);
+    assert_null(pair_get(&pool, &m, "q@h", false));
     assert_int_equal(m.n_pairs, 100);
     /* same entry on a second look-up, no duplicate */
-    pair_state *p5 = pair_get(&m, "p005@h", true);
+    pair_state *p5 = pair_get(&pool, &m, "p005@h", true);
     assert_true(p5->in_flight);
     assert_int_equal(m.n_pairs, 100);
 
     /* outcomes: even peers succeed, peers divisible by 3 (and odd) fail */
     for (size_t k = 0; k < 100; k++) {
         snprintf(name, sizeof(name), "p%03zu@h", k);
-        pair_state *p = pair_get(&m, name, false);
+        pair_state *p = pair_get(&pool, &m, name, false);
         assert_non_null(p);
         if (k % 2 == 0)
             pair_record_result(p, true, 1000, &cfg);
@@ -188,7 +190,7 @@ static void test_pairs_sorted_and_pruned(void **state)
     size_t want = 0;
     for (size_t k = 0; k < 100; k++) {
         snprintf(name, sizeof(name), "p%03zu@h", k);
-        pair_state *p = pair_get(&m, name, false);
+        pair_state *p = pair_get(&pool, &m, name, false);
         if (k % 2 == 0) {
             assert_null(p);
         } else {
@@ -204,16 +206,15 @@ static void test_pairs_sorted_and_pruned(void **state)
     }
     assert_int_equal(m.n_pairs, want);
     for (size_t k = 1; k < m.n_pairs; k++)
-        assert_true(strcmp(m.pairs[k - 1].peer, m.pairs[k].peer) < 0);
+        assert_true(m.pairs[k - 1].peer < m.pairs[k].peer);
     /* a pruned pair comes back fresh */
-    pair_state *p0 = pair_get(&m, "p000@h", true);
+    pair_state *p0 = pair_get(&pool, &m, "p000@h", true);
     assert_non_null(p0);
     assert_false(p0->in_flight);
     assert_int_equal(p0->delay_ms, 0);
     assert_int_equal(p0->not_before_ms, 0);
-    for (size_t k = 0; k < m.n_pairs; k++)
-        free(m.pairs[k].peer);
     free(m.pairs);
+    namepool_free(&pool);
 }
 
 int main(void)
