@@ -77,7 +77,8 @@ for n in $sizes; do
   meshed=0
   while [ $(( ($(now_ms) - t0) / 1000 )) -lt "$limit" ]; do
     s=$(farmctl stats)
-    if [ "$(stat_of "$s" full_mesh_ms)" != 0 ]; then meshed=1; break; fi
+    fm=$(stat_of "$s" full_mesh_ms)
+    if [ -n "$fm" ] && [ "$fm" != 0 ]; then meshed=1; break; fi
     kill -0 "$cd_pid" 2>/dev/null || break
     sleep 0.2
   done
@@ -91,7 +92,7 @@ for n in $sizes; do
     cd_pid= farm_pid=
     continue
   fi
-  cold_ms=$(( $(stat_of "$s" full_mesh_ms) - t0 ))
+  cold_ms=$((fm - t0))
   sleep 5 # late replies and the last events
   s1=$(farmctl stats)
   cpu1=$(cpu_ticks "$cd_pid")
@@ -123,7 +124,7 @@ for n in $sizes; do
   healed=
   for _ in $(seq 1 300); do
     h=$(farmctl stats)
-    if [ "$(stat_of "$h" full_mesh_ms)" -ge "$(stat_of "$h" drop_ms)" ]; then
+    if [ -n "$(stat_of "$h" drop_ms)" ] && [ "$(stat_of "$h" full_mesh_ms)" -ge "$(stat_of "$h" drop_ms)" ]; then
       healed=$(( $(stat_of "$h" full_mesh_ms) - $(stat_of "$h" drop_ms) ))
       break
     fi
@@ -190,5 +191,6 @@ the farm sees it made again, and the RPCs that took.
 
 | members | heal ms | RPCs |
 |---|---|---|
-${rows_heal}<!-- /part:farm -->
+${rows_heal}$(cat bench/farm/history.md 2>/dev/null)
+<!-- /part:farm -->
 EOF

@@ -68,6 +68,8 @@ start() ->
                               [binary, {packet, 0}, {active, false}, {reuseaddr, true},
                                {ip, {127, 0, 0, 1}}, {backlog, 1024}]),
     spawn(fun() -> accept_loop(EL, fun epmd_conn/1) end),
+    %% the control socket answers even when thousands of members are busy
+    process_flag(priority, high),
     {ok, CL} = gen_tcp:listen(list_to_integer(CtlS),
                               [binary, {packet, line}, {active, false}, {reuseaddr, true},
                                {ip, {127, 0, 0, 1}}]),
@@ -181,9 +183,20 @@ frames(Buf, St) ->
 packet(<<>>, St) -> St;
 packet(<<112, Rest/binary>>, St) ->
     {Ctl, Used} = binary_to_term(Rest, [used]),
-    Msg = case byte_size(Rest) > Used of
-              true -> binary_to_term(binary:part(Rest, Used, byte_size(Rest) - Used));
-              false -> none
+    Msg = case byte_size(Rest) - Used of
+              0 -> none;
+              Len when Len > 4096 ->
+                  %% a parallel-connect source with many targets: decoded as
+                  %% an Erlang string it costs 16 bytes a character in every
+                  %% member at once (GBs at 5,000); read it as bytes instead
+                  case binary:part(Rest, Used, Len) of
+                      <<131, 104, 2, Tail/binary>> = Bin ->
+                          {From, _} = binary_to_term(<<131, Tail/binary>>, [used]),
+                          {big, From, Bin};
+                      Bin ->
+                          binary_to_term(Bin)
+                  end;
+              Len -> binary_to_term(binary:part(Rest, Used, Len))
           end,
     handle(Ctl, Msg, St);
 packet(_, St) -> St.
@@ -202,6 +215,18 @@ handle({6, From, _, rex}, {From2, {call, M, F, A, _Gl}}, St) ->
         #{snap_now := true} -> snapshot(maps:remove(snap_now, St2));
         _ -> St2
     end;
+handle({6, _, _, rex}, {big, From, Bin}, St = #{i := I}) ->
+    Reply = case binary:match(Bin, <<"net_kernel:connect_node">>) of
+                nomatch ->
+                    cnt(I, ?K_OTHER),
+                    {badrpc, {'EXIT', too_large_for_the_farm}};
+                _ ->
+                    cnt(I, ?K_EVAL),
+                    {match, Ts} = re:run(Bin, "'([^']+)'", [global, {capture, all_but_first, binary}]),
+                    {ok, [vlink(I, binary_to_atom(T, utf8), true) || [T] <- Ts]}
+            end,
+    send_pkt(St, {2, '', From}, {rex, Reply}),
+    St;
 handle(Ctl, {clusterd_resync, Cr}, St = #{i := I, fwd := {_, Cr}})
   when element(1, Ctl) =:= 2; element(1, Ctl) =:= 22 ->
     cnt(I, ?K_RESYNC),
@@ -410,6 +435,7 @@ recv_req(S) ->
 %% ---- control ----
 
 ctl_conn(S) ->
+    process_flag(priority, high),
     case gen_tcp:recv(S, 0) of
         {ok, Line} ->
             gen_tcp:send(S, ctl(string:split(string:trim(Line), " ", all))),
