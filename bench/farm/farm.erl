@@ -222,8 +222,14 @@ handle({6, _, _, rex}, {big, From, Bin}, St = #{i := I}) ->
                     {badrpc, {'EXIT', too_large_for_the_farm}};
                 _ ->
                     cnt(I, ?K_EVAL),
-                    {match, Ts} = re:run(Bin, "'([^']+)'", [global, {capture, all_but_first, binary}]),
-                    {ok, [vlink(I, binary_to_atom(T, utf8), true) || [T] <- Ts]}
+                    %% the target list only: "Ts = ['a@h','b@h',...]"
+                    {From0, _} = binary:match(Bin, <<"Ts = [">>),
+                    Start = From0 + 6,
+                    {End, _} = binary:match(Bin, <<"]">>, [{scope, {Start, byte_size(Bin) - Start}}]),
+                    List = binary:part(Bin, Start, End - Start),
+                    Ts = [binary:part(T, 1, byte_size(T) - 2)
+                          || T <- binary:split(List, <<",">>, [global]), byte_size(T) > 2],
+                    {ok, [vlink(I, binary_to_atom(T, utf8), true) || T <- Ts]}
             end,
     send_pkt(St, {2, '', From}, {rex, Reply}),
     St;
