@@ -215,24 +215,11 @@ handle({6, From, _, rex}, {From2, {call, M, F, A, _Gl}}, St) ->
         #{snap_now := true} -> snapshot(maps:remove(snap_now, St2));
         _ -> St2
     end;
-handle({6, _, _, rex}, {big, From, Bin}, St = #{i := I}) ->
-    Reply = case binary:match(Bin, <<"net_kernel:connect_node">>) of
-                nomatch ->
-                    cnt(I, ?K_OTHER),
-                    {badrpc, {'EXIT', too_large_for_the_farm}};
-                _ ->
-                    cnt(I, ?K_EVAL),
-                    %% the target list only: "Ts = ['a@h','b@h',...]"
-                    {From0, _} = binary:match(Bin, <<"Ts = [">>),
-                    Start = From0 + 6,
-                    {End, _} = binary:match(Bin, <<"]">>, [{scope, {Start, byte_size(Bin) - Start}}]),
-                    List = binary:part(Bin, Start, End - Start),
-                    Ts = [binary:part(T, 1, byte_size(T) - 2)
-                          || T <- binary:split(List, <<",">>, [global]), byte_size(T) > 2],
-                    {ok, [vlink(I, binary_to_atom(T, utf8), true) || T <- Ts]}
-            end,
-    send_pkt(St, {2, '', From}, {rex, Reply}),
-    St;
+handle(Ctl = {6, _, _, rex}, {big, From, Bin}, St) ->
+    case binary:match(Bin, <<"net_kernel:connect_node">>) of
+        nomatch -> handle(Ctl, binary_to_term(Bin), St); % e.g. lists:map over many targets
+        _ -> big_connect(From, Bin, St)
+    end;
 handle(Ctl, {clusterd_resync, Cr}, St = #{i := I, fwd := {_, Cr}})
   when element(1, Ctl) =:= 2; element(1, Ctl) =:= 22 ->
     cnt(I, ?K_RESYNC),
@@ -244,6 +231,19 @@ handle(Ctl, {clusterd_stop, _}, St = #{i := I, fwd := F})
     St#{fwd := none};
 handle(_, _, St = #{i := I}) ->
     cnt(I, ?K_MSG),
+    St.
+
+big_connect(From, Bin, St = #{i := I}) ->
+    cnt(I, ?K_EVAL),
+    %% the target list only: "Ts = ['a@h','b@h',...]"
+    {From0, _} = binary:match(Bin, <<"Ts = [">>),
+    Start = From0 + 6,
+    {End, _} = binary:match(Bin, <<"]">>, [{scope, {Start, byte_size(Bin) - Start}}]),
+    List = binary:part(Bin, Start, End - Start),
+    Ts = [binary:part(T, 1, byte_size(T) - 2)
+          || T <- binary:split(List, <<",">>, [global]), byte_size(T) > 2],
+    Reply = {ok, [vlink(I, binary_to_atom(T, utf8), true) || T <- Ts]},
+    send_pkt(St, {2, '', From}, {rex, Reply}),
     St.
 
 mkpid(#{i := I, cr := Cr, pidn := P}) ->
