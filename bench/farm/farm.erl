@@ -481,6 +481,6 @@ ctl([<<"drop">>, A, B]) ->
             "error unknown member\nend\n"
     end;
 ctl([<<"quit">>]) ->
-    erlang:halt(0);
+    erlang:halt(0, [{flush, false}]);
 ctl(_) ->
     "error unknown command\nend\n".
