@@ -40,6 +40,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I c_src c_src test/unit/support
 	clang-format --dry-run --Werror $(FORMAT_FILES)
+	scripts/check-clocks.sh
 
 format:
 	clang-format -i $(FORMAT_FILES)

@@ -24,6 +24,7 @@ static unsigned random_u32(void)
 {
     unsigned v = 0;
     if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+        /* wall clock: only entropy, when getrandom() fails */
         v = (unsigned)getpid() ^ (unsigned)time(NULL);
     return v;
 }

@@ -77,6 +77,13 @@ const opt_spec config_reconcile_options[] = {
      .min = 100,
      .max = 3600000,
      .help = "ms: cap of the retry delay"},
+    {.name = "max_actions_per_second",
+     .type = OPT_INT,
+     .def_int = 50,
+     .min = 1,
+     .max = 100000,
+     .help = "planned actions (one per member and pass) started per second at most; bursts "
+             "up to 4 per member"},
 };
 const size_t config_reconcile_options_count =
     sizeof config_reconcile_options / sizeof config_reconcile_options[0];
@@ -242,6 +249,7 @@ static void cfg_read_reconcile(cfg_ctx *c, const yaml_node_t *key, const yaml_no
     cfg->poll_interval_ms = opts_int(&ov, "poll_interval");
     cfg->backoff_min_ms = opts_int(&ov, "backoff_min");
     cfg->backoff_max_ms = opts_int(&ov, "backoff_max");
+    cfg->max_actions_per_s = opts_int(&ov, "max_actions_per_second");
     /* Compare only values that were themselves valid. */
     if (c->n_errors == errors_before && cfg->backoff_min_ms > cfg->backoff_max_ms) {
         const opt_value *at = opts_get(&ov, "backoff_min");

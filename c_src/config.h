@@ -71,6 +71,7 @@ typedef struct config {
     long long poll_interval_ms;  /* reconcile.poll_interval: safety-net observation poll */
     long long backoff_min_ms;    /* reconcile.backoff_min: first retry delay */
     long long backoff_max_ms;    /* reconcile.backoff_max: retry delay cap */
+    long long max_actions_per_s; /* reconcile.max_actions_per_second: action rate limit */
     config_topology *topologies; /* owned, n_topologies entries, in file order */
     size_t n_topologies;
 } config;

@@ -164,9 +164,14 @@ static ssize_t conn_deliver(conn *c, const char *data, size_t len)
  * was 64-128 KiB each: most of the memory at 1,000 members. */
 static _Thread_local char read_scratch[CONN_READ_CHUNK];
 
+/* At most CONN_READS_PER_WAKEUP reads per callback, so that a peer that sends
+ * as fast as we read cannot keep the loop to itself: the fd is polled
+ * level-triggered, so what is left is read on the next turn of the loop
+ * (after every other ready handle), and data already decrypted inside a TLS
+ * stream makes conn_update_poll come back at once (pending). */
 static void conn_on_readable(conn *c)
 {
-    for (;;) {
+    for (unsigned reads = 0; reads < CONN_READS_PER_WAKEUP; reads++) {
         short want = 0;
         c->read_wants_write = false;
         ssize_t r =

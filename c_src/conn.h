@@ -18,6 +18,9 @@
 #include "transport.h"
 
 #define CONN_MAX_OUTBUF (16u * 1024u * 1024u)
+/* Reads (of up to 64 KiB each) per readiness callback: a fast peer gets at
+ * most 256 KiB before the loop serves everything else. */
+#define CONN_READS_PER_WAKEUP 4u
 
 struct conn;
 typedef void (*conn_msg_fn)(struct conn *c, const dist_msg *m, void *arg);

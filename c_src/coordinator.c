@@ -90,6 +90,28 @@ static uint64_t arrival_hold_ms(const coordinator *co, uint64_t now)
     return 0;
 }
 
+/* Refills the action bucket for the time since the last refill and takes up
+ * to `want` tokens; returns how many it took. */
+static size_t action_tokens_take(coordinator *co, uint64_t now, size_t want)
+{
+    double rate = (double)co->cfg->max_actions_per_s;
+    double burst = 4.0 * (double)co->n_members;
+    double cap = rate > burst ? rate : burst;
+    if (co->action_tokens_ms == 0) {
+        co->action_tokens = cap;
+    } else if (now > co->action_tokens_ms) {
+        co->action_tokens += (double)(now - co->action_tokens_ms) * rate / 1000.0;
+    }
+    if (co->action_tokens > cap) co->action_tokens = cap;
+    co->action_tokens_ms = now ? now : 1;
+    size_t n = 0;
+    while (n < want && co->action_tokens >= 1.0) {
+        co->action_tokens -= 1.0;
+        n++;
+    }
+    return n;
+}
+
 static void reconcile(coordinator *co)
 {
     uint64_t hold = arrival_hold_ms(co, transport_now_ms());
@@ -144,13 +166,14 @@ static void reconcile(coordinator *co)
     }
     for (size_t i = 0; i < n; i++) {
         member *m = co->members[i];
-        /* A settling pair whose link is now seen both ways is done. */
+        /* A settling pair whose wanted link is now seen both ways is done (a
+         * disconnect's pair, not wanted, waits out its settle period). */
         for (size_t q = 0; q < m->n_pairs; q++) {
             pair_state *p = &m->pairs[q];
             if (p->peer >= n_ids || by_id[p->peer] < 0) continue;
             size_t j = (size_t)by_id[p->peer];
-            if (!p->in_flight && p->delay_ms == 0 && mesh_graph_get(&observed, i, j) &&
-                mesh_graph_get(&observed, j, i))
+            if (!p->in_flight && p->delay_ms == 0 && mesh_graph_get(&desired, i, j) &&
+                mesh_graph_get(&observed, i, j) && mesh_graph_get(&observed, j, i))
                 p->not_before_ms = 0;
             else if (p->in_flight || p->not_before_ms > now)
                 mesh_graph_set_pair(&suppressed, i, j, true);
@@ -180,8 +203,28 @@ static void reconcile(coordinator *co)
         snprintf(cnt, sizeof(cnt), "%zu", n);
         log_event(LOG_LEVEL_INFO, "full mesh", "members", cnt, LOG_END);
     }
-    for (size_t k = 0; k < plan.n_actions; k++)
+    size_t allowed = action_tokens_take(co, now, plan.n_actions);
+    for (size_t k = 0; k < allowed; k++)
         action_dispatch(co, &plan.actions[k]);
+    if (allowed < plan.n_actions) {
+        /* The rest is planned again (from what is observed then) once the
+         * bucket has a token: nothing is queued. */
+        co->actions_deferred += plan.n_actions - allowed;
+        uint64_t wait = (uint64_t)(1000.0 / (double)co->cfg->max_actions_per_s) + 1;
+        coordinator_schedule_reconcile(co, wait);
+        /* Said at most once a minute, with what was put off since. */
+        if (!co->rate_limit_logged || now - co->rate_limit_log_ms >= 60000) {
+            char rate[24], deferred[24];
+            snprintf(rate, sizeof(rate), "%lld", co->cfg->max_actions_per_s);
+            snprintf(deferred, sizeof(deferred), "%llu",
+                     (unsigned long long)(co->actions_deferred - co->deferred_at_log));
+            log_event(LOG_LEVEL_WARN, "actions rate-limited", "max_actions_per_second", rate,
+                      "deferred", deferred, LOG_END);
+            co->rate_limit_logged = true;
+            co->rate_limit_log_ms = now;
+            co->deferred_at_log = co->actions_deferred;
+        }
+    }
 
     /* Forget gone members nobody sees any more. */
     for (size_t i = n; i-- > 0;) {
@@ -199,8 +242,13 @@ static void reconcile(coordinator *co)
     }
     /* Come back when the earliest backoff or settle period ends. */
     uint64_t next = pair_next_due_ms(co, now);
-    if (next != UINT64_MAX && plan.n_missing > 0)
-        coordinator_schedule_reconcile(co, next - now + 1);
+    bool work_left = plan.n_missing > 0;
+    /* A gone member still seen is work too (a disconnect settling or
+     * backing off): without this its retry waited for the next poll. */
+    for (size_t i = 0; i < n && !work_left && next != UINT64_MAX; i++)
+        for (size_t j = 0; j < n && !work_left; j++)
+            work_left = !gone[i] && gone[j] && mesh_graph_get(&observed, i, j);
+    if (next != UINT64_MAX && work_left) coordinator_schedule_reconcile(co, next - now + 1);
     if (co->on_full_mesh && co->full_mesh && plan.n_actions == 0) {
         bool all_answered = true;
         for (size_t t = 0; t < co->n_topos; t++)
@@ -288,11 +336,15 @@ static void on_event(mlink *l, bool up, const char *peer, const char *reason, vo
     }
     log_event(LOG_LEVEL_DEBUG, up ? "nodeup" : "nodedown", "observer", m->name, "node", peer,
               "reason", reason, LOG_END);
-    if (!up) {
-        /* A link went down: allow an immediate repair of that pair. */
+    member *gone_peer = up ? NULL : member_find(co, peer);
+    if (!up && !m->gone && !(gone_peer && gone_peer->gone)) {
+        /* A wanted link went down: allow an immediate repair of that pair.
+         * (Not for a member we want gone: that nodedown is our own doing,
+         * and a member that redials at once would otherwise be cut again
+         * on every event instead of after the settle period.) */
         pair_state *p = pair_get(&co->pool, m, peer, false);
         if (p && !p->in_flight) p->not_before_ms = 0;
-        member *other = member_find(co, peer);
+        member *other = gone_peer;
         if (other) {
             p = pair_get(&co->pool, other, m->name, false);
             if (p && !p->in_flight) p->not_before_ms = 0;

@@ -123,6 +123,16 @@ struct coordinator {
     uint64_t last_arrival_ms;           /* a member's first nodes() came (monotonic) */
     uint64_t links_seen, links_missing; /* wanted pairs linked / not, at the last reconcile */
     uint64_t actions_sent;
+    /* reconcile.max_actions_per_second: a token bucket of action RPCs that
+     * holds up to max(rate, 4 x members) tokens, so forming a mesh (about one
+     * RPC per member, a few with retries) is never delayed while flapping
+     * discovery is. */
+    double action_tokens;
+    uint64_t action_tokens_ms;  /* monotonic time of the last refill; 0 = full */
+    uint64_t actions_deferred;  /* planned actions left for a later pass */
+    bool rate_limit_logged;     /* "actions rate-limited" was logged ... */
+    uint64_t rate_limit_log_ms; /* ... at this time (at most once a minute) */
+    uint64_t deferred_at_log;   /* actions_deferred then */
     uint64_t reconcile_hist[RECONCILE_BUCKETS + 1]; /* per bucket (not cumulative); last: +Inf */
     uint64_t reconcile_sum_us;
     uint64_t reconcile_cpu_us; /* CPU time of all planning passes (the loop's thread) */
@@ -143,6 +153,7 @@ struct coordinator {
 static inline uint64_t coordinator_wall_ms(void)
 {
     struct timespec ts;
+    /* wall clock: shown to humans (status, metrics), never used for a timeout */
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }

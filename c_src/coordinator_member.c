@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "strv.h"
 #include "transport.h"
@@ -134,7 +135,12 @@ void pair_record_result(pair_state *p, bool ok, uint64_t now_ms, const config *c
         unsigned min = (unsigned)cfg->backoff_min_ms;
         unsigned max = (unsigned)cfg->backoff_max_ms;
         p->delay_ms = p->delay_ms ? (p->delay_ms * 2 > max ? max : p->delay_ms * 2) : min;
-        p->not_before_ms = now_ms + p->delay_ms;
+        /* +-20 % jitter, as for connects: actions that failed together
+         * (a member that went away) are not retried in lockstep. */
+        unsigned span = p->delay_ms / 5, r = 0;
+        if (span > 0 && getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+            r = (unsigned)rand();
+        p->not_before_ms = now_ms + p->delay_ms - span + (span ? r % (2 * span + 1) : 0);
     }
 }
 

@@ -179,6 +179,9 @@ static void render(const coordinator *co, FILE *f)
     family(f, "clusterd_actions_total", "counter",
            "RPCs sent to members to connect or disconnect.");
     fprintf(f, "clusterd_actions_total %" PRIu64 "\n", co->actions_sent);
+    family(f, "clusterd_actions_deferred_total", "counter",
+           "Planned actions put off by reconcile.max_actions_per_second.");
+    fprintf(f, "clusterd_actions_deferred_total %" PRIu64 "\n", co->actions_deferred);
     family(f, "clusterd_heals_total", "counter",
            "Links between members that clusterd made (connects that succeeded).");
     fprintf(f, "clusterd_heals_total %" PRIu64 "\n", co->heals);

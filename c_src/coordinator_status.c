@@ -127,6 +127,7 @@ json_t *coordinator_status_json(const coordinator *co)
                         json_integer((json_int_t)co->last_reconcile_us));
     json_object_set_new(stats, "max_reconcile_us", json_integer((json_int_t)co->max_reconcile_us));
     json_object_set_new(stats, "actions_sent", json_integer((json_int_t)co->actions_sent));
+    json_object_set_new(stats, "actions_deferred", json_integer((json_int_t)co->actions_deferred));
     json_object_set_new(stats, "heals", json_integer((json_int_t)co->heals));
     json_object_set_new(stats, "rpcs_ok", json_integer((json_int_t)st->rpcs_ok));
     json_object_set_new(stats, "rpcs_failed", json_integer((json_int_t)st->rpcs_failed));

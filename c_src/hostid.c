@@ -32,6 +32,7 @@ static void compute(void)
     uint32_t r;
     if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
         struct timespec ts;
+        /* wall clock: only entropy, when getrandom() fails */
         clock_gettime(CLOCK_REALTIME, &ts);
         r = (uint32_t)ts.tv_nsec ^ ((uint32_t)getpid() << 16);
     }

@@ -197,6 +197,7 @@ static bool exec_due(const kube_client *kc)
 {
     if (kc->access.exec == NULL) return false;
     if (!kc->exec_have) return true;
+    /* wall clock: the plugin's expirationTimestamp is a wall-clock instant */
     return kc->exec_expiry > 0 && (long long)time(NULL) >= kc->exec_expiry - EXEC_EXPIRY_SLACK_S;
 }
 

@@ -97,6 +97,7 @@ static void log_emit(log_level level, const char *msg, va_list ap)
     char ts[64];
     struct timespec now;
     struct tm tm;
+    /* wall clock: the log line's timestamp, for humans */
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
     size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);

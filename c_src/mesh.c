@@ -235,7 +235,11 @@ static void plan_suppress(const mesh_graph *suppressed, uint64_t *work, uint64_t
         work[i] &= ~(suppressed->bits[i] | scratch[i]);
 }
 
-/* One DISCONNECT per active member that still sees a gone node. */
+/* One DISCONNECT per active member that still sees a gone node, except the
+ * pairs suppressed (an action in flight, settling or backing off): without
+ * this, a disconnect that fails (or has not answered yet) was sent again on
+ * every pass, a storm bounded only by the action rate limit. Either
+ * direction of a suppressed pair counts, as in plan_suppress. */
 static int plan_disconnects(const mesh_input *in, const uint64_t *active, const uint64_t *gone,
                             uint64_t *row, mesh_plan *out)
 {
@@ -243,8 +247,15 @@ static int plan_disconnects(const mesh_input *in, const uint64_t *active, const 
     for (size_t a = 0; a < n; a++) {
         if (!bits_test(active, a)) continue;
         const uint64_t *obs = graph_row(in->observed, a);
+        const uint64_t *sup = in->suppressed ? graph_row(in->suppressed, a) : NULL;
         for (size_t i = 0; i < stride; i++)
-            row[i] = obs[i] & gone[i];
+            row[i] = obs[i] & gone[i] & (sup ? ~sup[i] : ~(uint64_t)0);
+        for (size_t i = 0; sup && i < stride; i++)
+            for (uint64_t bits = row[i]; bits; bits &= bits - 1) {
+                size_t x = i * WORD_BITS + (size_t)__builtin_ctzll(bits);
+                if (mesh_graph_get(in->suppressed, x, a))
+                    row[i] &= ~((uint64_t)1 << (x % WORD_BITS));
+            }
         size_t count = words_popcount(row, stride);
         if (count > 0 && plan_push(out, MESH_DISCONNECT, a, row, stride, count) != 0) return -1;
     }

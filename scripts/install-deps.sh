@@ -9,7 +9,7 @@ packages=(
   libyaml-dev libuv1-dev libjansson-dev libmicrohttpd-dev libcmocka-dev libc-ares-dev libcurl4-openssl-dev
   libssl-dev openssl
   clang libclang-rt-14-dev iproute2 procps valgrind cppcheck clang-format
-  bind9 python3 python3-yaml curl
+  bind9 python3 python3-yaml curl faketime
 )
 
 missing=()

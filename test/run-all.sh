@@ -29,7 +29,7 @@ stage() {
 
 asan_env=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1)
 
-stage "lint (cppcheck, clang-format)" make -s lint
+stage "lint (cppcheck, clang-format, wall-clock check)" make -s lint
 stage "unit (release)" \
   bash -c 'make -C c_src unit && bash test/run-unit.sh build/release/unit'
 stage "unit (asan)" \

@@ -487,7 +487,8 @@ defmodule Clusterd.Harness do
   @doc """
   Writes a clusterd config and returns its path. Options: file:, name:,
   cookie_file:, connect_timeout:, rpc_timeout:, poll_interval:, node_extra:
-  (raw YAML lines under node:), topologies: [{name, strategy, [{key, value}]}],
+  (raw YAML lines under node:), reconcile_extra: (raw YAML lines under
+  reconcile:), topologies: [{name, strategy, [{key, value}]}],
   hosts: (shortcut for one Cluster.Strategy.Epmd topology "test").
   """
   def write_config(ctx, opts) do
@@ -522,9 +523,10 @@ defmodule Clusterd.Harness do
         node_lines ++
         [
           "reconcile:",
-          "  poll_interval: #{Keyword.get(opts, :poll_interval, 2000)}",
-          "topologies:"
+          "  poll_interval: #{Keyword.get(opts, :poll_interval, 2000)}"
         ] ++
+        Keyword.get(opts, :reconcile_extra, []) ++
+        ["topologies:"] ++
         List.flatten(topo_lines),
       "\n"
     ) <> "\n"

@@ -27,8 +27,9 @@ defmodule Clusterd.Pods do
   @epmd_port 4369
 
   @doc """
-  Creates the test's bridge and the coordinator namespace. Returns
-  %{id, bridge, prefix4, prefix6, gateway, gateway6, coordinator_ns,
+  Creates the test's bridge and the coordinator namespace (namespaces are
+  named ctx.netns_prefix, default "cd", then "-<id>-..."). Returns
+  %{id, bridge, ns_prefix, prefix4, prefix6, gateway, gateway6, coordinator_ns,
   coordinator_ip, coordinator_ip6, counter}.
   """
   def network!(ctx, attempt \\ 1) do
@@ -44,7 +45,8 @@ defmodule Clusterd.Pods do
       prefix6: "fd00:cd:#{id}:",
       gateway: "10.#{a}.#{b}.1",
       gateway6: "fd00:cd:#{id}::1",
-      coordinator_ns: "cd-#{id}-coord",
+      ns_prefix: "#{Map.get(ctx, :netns_prefix, "cd")}-#{id}-",
+      coordinator_ns: "#{Map.get(ctx, :netns_prefix, "cd")}-#{id}-coord",
       coordinator_ip: "10.#{a}.#{b}.2",
       coordinator_ip6: "fd00:cd:#{id}::2",
       counter: :counters.new(1, []),
@@ -93,7 +95,7 @@ defmodule Clusterd.Pods do
     :counters.add(net.counter, 1, 1)
     n = :counters.get(net.counter, 1)
     host_n = 10 + n
-    ns = "cd-#{net.id}-p#{n}"
+    ns = "#{net.ns_prefix}p#{n}"
     ip4 = "#{net.prefix4}.#{host_n}"
     ip6 = "#{net.prefix6}:#{Integer.to_string(host_n, 16) |> String.downcase()}"
     plug!(net, ns, "p#{n}", ip4, ip6)
@@ -167,6 +169,19 @@ defmodule Clusterd.Pods do
     if Keyword.get(opts, :wait, true), do: Harness.wait_node_up(pod.node)
     pod.node
   end
+
+  @doc "SIGKILLs the pod's epmd (the host's EPMD is down; its node keeps running)."
+  def kill_epmd(ctx, pod) do
+    for p <- Procs.list(ctx.dir, :epmd), p.status == :running, p.label == "epmd-#{pod.ns}" do
+      Procs.signal(p.os_pid, "KILL")
+      Procs.wait_exit(p.os_pid, 5_000)
+    end
+
+    :ok
+  end
+
+  @doc "Starts the pod's epmd again (after kill_epmd/2)."
+  def start_epmd(ctx, pod), do: start_pod_epmd!(ctx, pod.ns, pod.ip)
 
   @doc "SIGKILLs the pod's node (the pod, its address and epmd stay)."
   def kill_node(ctx, pod), do: Harness.kill_node(ctx, pod.node)
@@ -352,7 +367,7 @@ defmodule Clusterd.Pods do
 
     for line <- String.split(out, "\n", trim: true),
         [ns | _] = String.split(line),
-        String.starts_with?(ns, "cd-#{net.id}-") do
+        String.starts_with?(ns, net.ns_prefix) do
       ip(["netns", "del", ns], :quiet)
       File.rm_rf("/etc/netns/#{ns}")
     end

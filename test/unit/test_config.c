@@ -312,7 +312,7 @@ static void test_unknown_keys(void **state)
                       "(Cluster.Strategy.LocalEpmd); did you mean 'polling_interval'?");
     EXPECT_FAIL("topologies: {t: {strategy: local_epmd}}\nreconcile:\n  foo: 1\n",
                 LABEL ":3:3: unknown key 'foo' in reconcile; valid keys: poll_interval, "
-                      "backoff_min, backoff_max");
+                      "backoff_min, backoff_max, max_actions_per_second");
     EXPECT_FAIL("Topologies: {t: {strategy: local_epmd}}\n",
                 LABEL ":1:1: unknown key 'Topologies' at the top level; did you mean "
                       "'topologies'?",
@@ -979,7 +979,7 @@ static void test_opts_accessors(void **state)
 
     /* The published tables carry their defaults. */
     assert_int_equal(config_node_options_count, 8);
-    assert_int_equal(config_reconcile_options_count, 3);
+    assert_int_equal(config_reconcile_options_count, 4);
     assert_string_equal(config_node_options[4].name, "visibility");
     assert_string_equal(config_node_options[4].def_str, "hidden");
 }
