@@ -127,9 +127,13 @@ part_libcluster_load() { # libcluster's Kubernetes and Kubernetes.DNS strategies
     bash test/run-integration.sh >&2
 }
 
+part_farm() { # clusterd against 100, 1,000 and 5,000 simulated members (one BEAM plays them)
+  BENCH_OUT=$1 bash bench/farm_bench.sh >&2
+}
+
 # -- running them ------------------------------------------------------------
 
-parts="mesh churn dns tls kube libcluster libcluster_load"
+parts="mesh churn dns tls kube libcluster libcluster_load farm"
 for f in $(declare -F | awk '$3 ~ /^part_/ { sub(/^part_/, "", $3); print $3 }'); do
   case " $parts " in *" $f "*) ;; *) parts="$parts $f" ;; esac
 done

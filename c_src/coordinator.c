@@ -19,6 +19,77 @@
 
 /* ---- reconcile ---- */
 
+/* The positions in co->members of the names in v (sorted, as members are),
+ * in one merge walk instead of a binary search per name; names that are no
+ * member are skipped. Returns how many were written to out. */
+static size_t members_indices(const coordinator *co, char *const *v, size_t n, ssize_t *out)
+{
+    size_t i = 0, j = 0, k = 0;
+    while (i < n && j < co->n_members) {
+        int c = strcmp(v[i], co->members[j]->name);
+        if (c == 0) {
+            out[k++] = (ssize_t)j;
+            i++;
+            j++;
+        } else if (c < 0) {
+            i++;
+        } else {
+            j++;
+        }
+    }
+    return k;
+}
+
+/* Wanted pairs between members whose nodes() is known (and not gone):
+ * linked (each sees the other) or missing, for /metrics. From the graphs
+ * this pass built, so the metrics never walk name lists. */
+static void count_links(coordinator *co, const mesh_graph *desired, const mesh_graph *observed)
+{
+    uint64_t seen = 0, missing = 0;
+    for (size_t a = 0; a < co->n_members; a++) {
+        const member *ma = co->members[a];
+        if (ma->gone || !ma->has_snapshot) continue;
+        for (size_t b = a + 1; b < co->n_members; b++) {
+            const member *mb = co->members[b];
+            if (mb->gone || !mb->has_snapshot || !mesh_graph_get(desired, a, b)) continue;
+            if (mesh_graph_get(observed, a, b) && mesh_graph_get(observed, b, a))
+                seen++;
+            else
+                missing++;
+        }
+    }
+    co->links_seen = seen;
+    co->links_missing = missing;
+}
+
+static uint64_t thread_cpu_us(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+#define ARRIVAL_QUIET_MS 100 /* members still arriving: plan once none came for this long */
+
+/* How long to hold planning because members are still arriving on their
+ * first connect (0: plan now). Planning while they arrive gives a member one
+ * RPC per wave; one plan over all of them gives it one. Held only while a
+ * newly added member is on its first attempt (within connect_timeout) and
+ * another arrived less than ARRIVAL_QUIET_MS ago. */
+static uint64_t arrival_hold_ms(const coordinator *co, uint64_t now)
+{
+    if (now - co->last_arrival_ms >= ARRIVAL_QUIET_MS) return 0;
+    uint64_t cap = (uint64_t)co->cfg->node.connect_timeout_ms;
+    for (size_t i = 0; i < co->n_members; i++) {
+        const member *m = co->members[i];
+        if (m->gone || m->has_snapshot || !m->l || link_failures(m->l) > 0) continue;
+        link_state st = link_get_state(m->l);
+        if ((st == LINK_CONNECTING || st == LINK_UP) && now - m->added_ms < cap)
+            return co->last_arrival_ms + ARRIVAL_QUIET_MS - now;
+    }
+    return 0;
+}
+
 /* Refills the action bucket for the time since the last refill and takes up
  * to `want` tokens; returns how many it took. */
 static size_t action_tokens_take(coordinator *co, uint64_t now, size_t want)
@@ -43,11 +114,18 @@ static size_t action_tokens_take(coordinator *co, uint64_t now, size_t want)
 
 static void reconcile(coordinator *co)
 {
+    uint64_t hold = arrival_hold_ms(co, transport_now_ms());
+    if (hold > 0) {
+        coordinator_schedule_reconcile(co, hold);
+        return;
+    }
     uint64_t t0 = uv_hrtime();
+    uint64_t cpu0 = thread_cpu_us();
     size_t n = co->n_members;
     for (size_t i = 0; i < n; i++)
         co->members[i]->idx = i;
     mesh_graph desired = {0}, observed = {0}, suppressed = {0};
+    ssize_t *idx = NULL, *by_id = NULL;
     bool *reachable = calloc(n + 1, sizeof(bool));
     bool *gone = calloc(n + 1, sizeof(bool));
     mesh_plan plan = {0};
@@ -55,33 +133,54 @@ static void reconcile(coordinator *co)
         mesh_graph_init(&observed, n) < 0 || mesh_graph_init(&suppressed, n) < 0)
         goto out;
 
+    idx = malloc((n + 1) * sizeof(ssize_t));
+    if (!idx) goto out;
     for (size_t t = 0; t < co->n_topos; t++) {
         const topo_state *ts = &co->topos[t];
-        for (size_t a = 0; a < ts->n_members; a++) {
-            ssize_t ia = member_index(co, ts->members[a]);
-            if (ia < 0) continue;
-            for (size_t b = a + 1; b < ts->n_members; b++) {
-                ssize_t ib = member_index(co, ts->members[b]);
-                if (ib >= 0) mesh_graph_set_pair(&desired, (size_t)ia, (size_t)ib, true);
-            }
-        }
+        size_t k = members_indices(co, ts->members, ts->n_members, idx);
+        for (size_t a = 0; a < k; a++)
+            for (size_t b = a + 1; b < k; b++)
+                mesh_graph_set_pair(&desired, (size_t)idx[a], (size_t)idx[b], true);
+    }
+    /* pool id -> member index, for the views */
+    size_t n_ids = co->pool.n;
+    by_id = malloc((n_ids + 1) * sizeof(ssize_t));
+    if (!by_id) goto out;
+    for (size_t id = 0; id < n_ids; id++)
+        by_id[id] = -1;
+    for (size_t j = 0; j < n; j++) {
+        long id = namepool_find(&co->pool, co->members[j]->name);
+        if (id >= 0) by_id[id] = (ssize_t)j;
     }
     uint64_t now = transport_now_ms();
     for (size_t i = 0; i < n; i++) {
         member *m = co->members[i];
         gone[i] = m->gone;
         reachable[i] = member_reachable(m);
-        for (size_t k = 0; k < m->n_seen; k++) {
-            ssize_t j = member_index(co, m->seen[k]);
-            if (j >= 0) mesh_graph_set(&observed, i, (size_t)j, true);
-        }
-        for (size_t k = 0; k < m->n_pairs; k++) {
-            pair_state *p = &m->pairs[k];
-            if (!p->in_flight && p->not_before_ms <= now) continue;
-            ssize_t j = member_index(co, p->peer);
-            if (j >= 0) mesh_graph_set_pair(&suppressed, i, (size_t)j, true);
-        }
+        for (size_t w = 0; w < m->seen_words; w++)
+            for (uint64_t bits = m->seen[w]; bits != 0; bits &= bits - 1) {
+                size_t id = w * 64 + (size_t)__builtin_ctzll(bits);
+                if (id < n_ids && by_id[id] >= 0)
+                    mesh_graph_set(&observed, i, (size_t)by_id[id], true);
+            }
     }
+    for (size_t i = 0; i < n; i++) {
+        member *m = co->members[i];
+        /* A settling pair whose wanted link is now seen both ways is done (a
+         * disconnect's pair, not wanted, waits out its settle period). */
+        for (size_t q = 0; q < m->n_pairs; q++) {
+            pair_state *p = &m->pairs[q];
+            if (p->peer >= n_ids || by_id[p->peer] < 0) continue;
+            size_t j = (size_t)by_id[p->peer];
+            if (!p->in_flight && p->delay_ms == 0 && mesh_graph_get(&desired, i, j) &&
+                mesh_graph_get(&observed, i, j) && mesh_graph_get(&observed, j, i))
+                p->not_before_ms = 0;
+            else if (p->in_flight || p->not_before_ms > now)
+                mesh_graph_set_pair(&suppressed, i, j, true);
+        }
+        pair_prune(m, now);
+    }
+    count_links(co, &desired, &observed);
     mesh_input in = {.n = n,
                      .reachable = reachable,
                      .desired = &desired,
@@ -134,7 +233,7 @@ static void reconcile(coordinator *co)
         bool seen = false;
         for (size_t j = 0; j < co->n_members && !seen; j++)
             if (co->members[j] != m && !co->members[j]->gone &&
-                strv_contains_sorted(co->members[j]->seen, co->members[j]->n_seen, m->name))
+                member_sees(&co->pool, co->members[j], m->name))
                 seen = true;
         if (!seen) {
             log_event(LOG_LEVEL_INFO, "member forgotten", "node", m->name, LOG_END);
@@ -160,6 +259,7 @@ out:
     co->last_reconcile_us = (uv_hrtime() - t0) / 1000u;
     if (co->last_reconcile_us > co->max_reconcile_us) co->max_reconcile_us = co->last_reconcile_us;
     metrics_observe_reconcile(co, co->last_reconcile_us);
+    co->reconcile_cpu_us += thread_cpu_us() - cpu0;
     metrics_changed(co);
     mesh_plan_free(&plan);
     mesh_graph_free(&desired);
@@ -167,6 +267,8 @@ out:
     mesh_graph_free(&suppressed);
     free(reachable);
     free(gone);
+    free(idx);
+    free(by_id);
 }
 
 static void reconcile_cb(uv_timer_t *t)
@@ -211,8 +313,12 @@ static void on_snapshot(mlink *l, char *const *nodes, size_t n, void *arg)
         snprintf(cnt, sizeof(cnt), "%zu", n);
         log_event(LOG_LEVEL_DEBUG, "observation", "node", m->name, "sees", cnt, LOG_END);
     }
-    member_set_seen(m, nodes, n);
-    coordinator_schedule_reconcile(co, RECONCILE_DELAY_MS);
+    /* An unchanged view (each answer to the safety-net poll, once meshed)
+     * needs no planning pass: n members answering would otherwise make up
+     * to n passes of O(n^2) each. */
+    if (!m->has_snapshot) co->last_arrival_ms = transport_now_ms();
+    if (member_set_seen(&co->pool, m, nodes, n))
+        coordinator_schedule_reconcile(co, RECONCILE_DELAY_MS);
 }
 
 static void on_event(mlink *l, bool up, const char *peer, const char *reason, void *arg)
@@ -220,7 +326,7 @@ static void on_event(mlink *l, bool up, const char *peer, const char *reason, vo
     coordinator *co = arg;
     member *m = link_get_user(l);
     if (!m) return;
-    member_seen_update(m, peer, up);
+    bool changed = member_seen_update(&co->pool, m, peer, up);
     if (up) {
         /* A member just reached this node: if our own link to it is
          * waiting out a backoff, it is evidently back, so retry now. */
@@ -236,15 +342,15 @@ static void on_event(mlink *l, bool up, const char *peer, const char *reason, vo
          * (Not for a member we want gone: that nodedown is our own doing,
          * and a member that redials at once would otherwise be cut again
          * on every event instead of after the settle period.) */
-        pair_state *p = pair_get(m, peer, false);
+        pair_state *p = pair_get(&co->pool, m, peer, false);
         if (p && !p->in_flight) p->not_before_ms = 0;
         member *other = gone_peer;
         if (other) {
-            p = pair_get(other, m->name, false);
+            p = pair_get(&co->pool, other, m->name, false);
             if (p && !p->in_flight) p->not_before_ms = 0;
         }
     }
-    coordinator_schedule_reconcile(co, RECONCILE_DELAY_MS);
+    if (changed) coordinator_schedule_reconcile(co, RECONCILE_DELAY_MS);
 }
 
 /* ---- lifecycle ---- */
@@ -382,6 +488,7 @@ void coordinator_free(coordinator *co)
     for (size_t i = 0; i < co->n_members; i++)
         member_free(co->members[i]);
     free(co->members);
+    namepool_free(&co->pool);
     generation_free(co->gen);
     while (co->retiring) {
         generation *g = co->retiring;

@@ -90,7 +90,7 @@ static void action_done(mlink *l, int status, const char *buf, int idx, const ch
             ok = strcmp(res, "true") == 0;
         else if (status != 0)
             snprintf(res, sizeof(res), "%s", reason ? reason : "failed");
-        pair_state *p = m ? pair_get(m, a->targets[k], false) : NULL;
+        pair_state *p = m ? pair_get(&co->pool, m, a->targets[k], false) : NULL;
         if (p) pair_record_result(p, ok, now, co->cfg);
         if (ok && a->kind == MESH_CONNECT) co->heals++;
         const char *verb = a->kind == MESH_CONNECT ? "connect" : "disconnect";
@@ -180,6 +180,7 @@ static void encode_mfa_args(ei_x_buff *x, const config_mfa *mfa, const char *nod
 /* The topology that desires the pair on<->target (its MFA applies). */
 static const config_topology *pair_topology(const coordinator *co, const char *a, const char *b)
 {
+    if (co->n_topos == 1) return co->topos[0].t; /* the usual case: no look-ups */
     for (size_t t = 0; t < co->n_topos; t++) {
         const topo_state *ts = &co->topos[t];
         if (strv_contains_sorted(ts->members, ts->n_members, a) &&
@@ -230,7 +231,7 @@ static void send_action(coordinator *co, member *on, mesh_action_kind kind, char
     a->record = history_add(co, kind_s, on->name, targets, n, reason);
     uint64_t now = transport_now_ms();
     for (size_t k = 0; k < n; k++) {
-        pair_state *p = pair_get(on, targets[k], true);
+        pair_state *p = pair_get(&co->pool, on, targets[k], true);
         if (p) {
             p->in_flight = true;
             p->not_before_ms = now;
@@ -272,7 +273,7 @@ static void send_action(coordinator *co, member *on, mesh_action_kind kind, char
         snprintf(co->history[a->record].result, sizeof(co->history[a->record].result),
                  "not sent: link down");
         for (size_t k = 0; k < n; k++) {
-            pair_state *p = pair_get(on, targets[k], false);
+            pair_state *p = pair_get(&co->pool, on, targets[k], false);
             if (p) p->in_flight = false;
         }
         action_ctx_free(a);
@@ -305,7 +306,7 @@ void action_dispatch(coordinator *co, const mesh_action *act)
         a->n_targets = 1;
         a->record = history_add(co, act->kind == MESH_CONNECT ? "connect" : "disconnect", on->name,
                                 one, 1, "custom MFA");
-        pair_state *p = pair_get(on, t->name, true);
+        pair_state *p = pair_get(&co->pool, on, t->name, true);
         if (p) {
             p->in_flight = true;
             p->not_before_ms = transport_now_ms();

@@ -23,6 +23,7 @@
 #include "discovery.h"
 #include "links.h"
 #include "mesh.h"
+#include "namepool.h"
 #include "nodename.h"
 
 #define ACTION_HISTORY 32    /* recent actions kept for status */
@@ -31,10 +32,10 @@
 
 /* Actions a member ran or runs towards one peer, and when the next may go. */
 typedef struct pair_state {
-    char *peer;             /* owned */
     uint64_t not_before_ms; /* no new action for this pair before then */
-    unsigned delay_ms;      /* next backoff after a failure */
-    bool in_flight;
+    uint32_t peer;          /* its name's id in the coordinator's pool */
+    unsigned delay_ms : 31; /* next backoff after a failure */
+    unsigned in_flight : 1;
 } pair_state;
 
 /* One node some topology wants (or wanted: see gone). Owned by the
@@ -44,11 +45,14 @@ typedef struct member {
     mlink *l;          /* owned by links (links_remove); NULL when none */
     bool gone;         /* left on positive evidence; waiting until nobody sees it */
     bool has_snapshot; /* we know its nodes() */
-    char **seen;       /* its nodes(), sorted; owned */
-    size_t n_seen;
-    pair_state *pairs; /* actions this member ran or runs, per peer; owned */
+    uint64_t *seen;    /* its nodes(): a bit per id of co->pool; owned */
+    size_t seen_words; /* words allocated in seen */
+    size_t n_seen;     /* bits set */
+    pair_state *pairs; /* actions this member ran or runs, sorted by peer id; owned */
     size_t n_pairs;
-    size_t idx; /* position during a reconcile */
+    size_t cap_pairs;  /* entries allocated in pairs */
+    size_t idx;        /* position during a reconcile */
+    uint64_t added_ms; /* when it joined the table (monotonic) */
 } member;
 
 struct generation;
@@ -105,6 +109,7 @@ struct coordinator {
     topo_state *topos;    /* gen->topos */
     size_t n_topos;
     member **members; /* sorted by name; the array and each member owned */
+    namepool pool;    /* every node name a member reported; ids for member->seen */
     size_t n_members;
     uv_timer_t reconcile_timer;
     uv_timer_t poll_timer;
@@ -115,6 +120,8 @@ struct coordinator {
     uint64_t last_reconcile_us; /* wall time of the last planning pass */
     uint64_t max_reconcile_us;
     uint64_t heals;
+    uint64_t last_arrival_ms;           /* a member's first nodes() came (monotonic) */
+    uint64_t links_seen, links_missing; /* wanted pairs linked / not, at the last reconcile */
     uint64_t actions_sent;
     /* reconcile.max_actions_per_second: a token bucket of action RPCs that
      * holds up to max(rate, 4 x members) tokens, so forming a mesh (about one
@@ -128,6 +135,7 @@ struct coordinator {
     uint64_t deferred_at_log;   /* actions_deferred then */
     uint64_t reconcile_hist[RECONCILE_BUCKETS + 1]; /* per bucket (not cumulative); last: +Inf */
     uint64_t reconcile_sum_us;
+    uint64_t reconcile_cpu_us; /* CPU time of all planning passes (the loop's thread) */
     uint64_t reloads_ok, reloads_rejected;
     bool last_reload_ok;
     uint64_t start_wall_ms;
@@ -178,13 +186,26 @@ member *member_add(coordinator *co, const char *name);
 void member_delete(coordinator *co, member *m);
 /* Frees m and what it owns (not its link). Accepts NULL. */
 void member_free(member *m);
-/* Replaces m's view of nodes() with a sorted copy of nodes. */
-void member_set_seen(member *m, char *const *nodes, size_t n);
-/* Applies one nodeup/nodedown that m reported for peer. */
-void member_seen_update(member *m, const char *peer, bool up);
-/* m's state towards peer; with create, added when missing (NULL when out
- * of memory). Owned by m. */
-pair_state *pair_get(member *m, const char *peer, bool create);
+/* Replaces m's view of nodes() with nodes (names interned in pool). False
+ * when that changed nothing (the view was known and the same) or out of
+ * memory. */
+bool member_set_seen(namepool *pool, member *m, char *const *nodes, size_t n);
+/* Applies one nodeup/nodedown that m reported for peer. False when that
+ * changed nothing (already so) or out of memory. Constant time: a cold start
+ * brings n events to each of n members. */
+bool member_seen_update(namepool *pool, member *m, const char *peer, bool up);
+/* True if name is in m's nodes(). */
+bool member_sees(const namepool *pool, const member *m, const char *name);
+/* Fills out (m->n_seen entries, borrowed from pool) with m's nodes(),
+ * sorted. */
+void member_seen_names(const namepool *pool, const member *m, const char **out);
+/* m's state towards peer (its name interned in pool); with create, added
+ * when missing (NULL when out of memory). Owned by m. */
+pair_state *pair_get(namepool *pool, member *m, const char *peer, bool create);
+/* Drops m's pairs that carry nothing (no action in flight, no backoff, the
+ * settle period over): a missing pair means the same, and keeping them
+ * would hold one entry per linked peer for good. */
+void pair_prune(member *m, uint64_t now_ms);
 /* Ends the action in flight on p: after success, wait for the nodeup events
  * to settle; after a failure, back off (doubling within cfg's bounds). */
 void pair_record_result(pair_state *p, bool ok, uint64_t now_ms, const config *cfg);

@@ -9,8 +9,13 @@
 #include <sys/random.h>
 
 #include "strv.h"
+#include "transport.h"
 
-#define SETTLE_MS 250 /* after a connect succeeds, wait for both nodeup events */
+/* After a connect succeeds, the pair waits for both nodeup events; the
+ * reconcile drops it as soon as both are seen, so this is only the cap for
+ * events that never come (a nodedown ends the wait at once). Loaded members
+ * deliver their events late: a short fixed wait re-sent connects. */
+#define SETTLE_MS 5000
 
 static int cmp_member(const void *a, const void *b)
 {
@@ -58,31 +63,66 @@ bool members_share_topology(const coordinator *co, const char *a, const char *b)
     return false;
 }
 
-pair_state *pair_get(member *m, const char *peer, bool create)
+/* Binary search of m's pairs by peer id: true if found, with *pos its
+ * index; false with *pos the insertion point. */
+static bool pair_find(const member *m, uint32_t peer, size_t *pos)
 {
-    for (size_t i = 0; i < m->n_pairs; i++)
-        if (strcmp(m->pairs[i].peer, peer) == 0) return &m->pairs[i];
+    size_t lo = 0, hi = m->n_pairs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->pairs[mid].peer == peer) {
+            *pos = mid;
+            return true;
+        }
+        if (m->pairs[mid].peer < peer)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *pos = lo;
+    return false;
+}
+
+pair_state *pair_get(namepool *pool, member *m, const char *peer, bool create)
+{
+    long id = create ? namepool_intern(pool, peer) : namepool_find(pool, peer);
+    if (id < 0) return NULL;
+    size_t i;
+    if (pair_find(m, (uint32_t)id, &i)) return &m->pairs[i];
     if (!create) return NULL;
-    pair_state *np = realloc(m->pairs, (m->n_pairs + 1) * sizeof(*np));
-    if (!np) return NULL;
-    m->pairs = np;
-    pair_state *p = &m->pairs[m->n_pairs];
+    if (m->n_pairs == m->cap_pairs) {
+        size_t cap = m->cap_pairs ? m->cap_pairs * 2 : 8;
+        pair_state *np = realloc(m->pairs, cap * sizeof(*np));
+        if (!np) return NULL;
+        m->pairs = np;
+        m->cap_pairs = cap;
+    }
+    memmove(&m->pairs[i + 1], &m->pairs[i], (m->n_pairs - i) * sizeof(pair_state));
+    pair_state *p = &m->pairs[i];
     memset(p, 0, sizeof(*p));
-    p->peer = strdup(peer);
-    if (!p->peer) return NULL;
+    p->peer = (uint32_t)id;
     m->n_pairs++;
     return p;
 }
 
-static void pair_forget(member *m, const char *peer)
+static void pair_forget(const namepool *pool, member *m, const char *peer)
 {
+    long id = namepool_find(pool, peer);
+    size_t i;
+    if (id < 0 || !pair_find(m, (uint32_t)id, &i)) return;
+    memmove(&m->pairs[i], &m->pairs[i + 1], (m->n_pairs - i - 1) * sizeof(pair_state));
+    m->n_pairs--;
+}
+
+void pair_prune(member *m, uint64_t now_ms)
+{
+    size_t k = 0;
     for (size_t i = 0; i < m->n_pairs; i++) {
-        if (strcmp(m->pairs[i].peer, peer) == 0) {
-            free(m->pairs[i].peer);
-            m->pairs[i] = m->pairs[--m->n_pairs];
-            return;
-        }
+        pair_state *p = &m->pairs[i];
+        if (!p->in_flight && p->delay_ms == 0 && p->not_before_ms <= now_ms) continue;
+        m->pairs[k++] = *p;
     }
+    m->n_pairs = k;
 }
 
 void pair_record_result(pair_state *p, bool ok, uint64_t now_ms, const config *cfg)
@@ -116,48 +156,102 @@ uint64_t pair_next_due_ms(const coordinator *co, uint64_t now_ms)
     return next;
 }
 
-void member_set_seen(member *m, char *const *nodes, size_t n)
+/* Makes room for bit id in m->seen (new words zero). */
+static int seen_reserve(member *m, size_t id)
 {
-    char **v = strv_dup(nodes, n);
-    if (!v) return;
-    qsort(v, n, sizeof(char *), strv_cmp);
-    strv_free(m->seen, m->n_seen);
-    m->seen = v;
-    m->n_seen = n;
-    m->has_snapshot = true;
+    size_t need = id / 64 + 1;
+    if (need <= m->seen_words) return 0;
+    size_t words = m->seen_words ? m->seen_words : 4;
+    while (words < need)
+        words *= 2;
+    uint64_t *nb = realloc(m->seen, words * sizeof(uint64_t));
+    if (!nb) return -1;
+    memset(nb + m->seen_words, 0, (words - m->seen_words) * sizeof(uint64_t));
+    m->seen = nb;
+    m->seen_words = words;
+    return 0;
 }
 
-void member_seen_update(member *m, const char *peer, bool up)
+static bool seen_test(const member *m, size_t id)
 {
-    bool present = strv_contains_sorted(m->seen, m->n_seen, peer);
-    if (up == present) return;
-    if (up) {
-        char **v = realloc(m->seen, (m->n_seen + 2) * sizeof(char *));
-        if (!v) return;
-        m->seen = v;
-        m->seen[m->n_seen] = strdup(peer);
-        if (!m->seen[m->n_seen]) return;
-        m->n_seen++;
-        qsort(m->seen, m->n_seen, sizeof(char *), strv_cmp);
-    } else {
-        for (size_t i = 0; i < m->n_seen; i++) {
-            if (strcmp(m->seen[i], peer) == 0) {
-                free(m->seen[i]);
-                memmove(&m->seen[i], &m->seen[i + 1], (m->n_seen - i - 1) * sizeof(char *));
-                m->n_seen--;
-                break;
-            }
+    return id / 64 < m->seen_words && (m->seen[id / 64] >> (id % 64)) & 1u;
+}
+
+bool member_set_seen(namepool *pool, member *m, char *const *nodes, size_t n)
+{
+    member fresh;
+    memset(&fresh, 0, sizeof(fresh));
+    for (size_t i = 0; i < n; i++) {
+        long id = namepool_intern(pool, nodes[i]);
+        if (id < 0 || seen_reserve(&fresh, (size_t)id) < 0) {
+            free(fresh.seen);
+            return false;
         }
+        if (!seen_test(&fresh, (size_t)id)) fresh.n_seen++;
+        fresh.seen[id / 64] |= (uint64_t)1 << (id % 64);
     }
+    bool same = m->has_snapshot && fresh.n_seen == m->n_seen;
+    size_t words = fresh.seen_words > m->seen_words ? fresh.seen_words : m->seen_words;
+    for (size_t w = 0; same && w < words; w++) {
+        uint64_t a = w < fresh.seen_words ? fresh.seen[w] : 0;
+        uint64_t b = w < m->seen_words ? m->seen[w] : 0;
+        same = a == b;
+    }
+    if (same) {
+        /* the usual answer to the safety-net poll: nothing to re-plan */
+        free(fresh.seen);
+        return false;
+    }
+    free(m->seen);
+    m->seen = fresh.seen;
+    m->seen_words = fresh.seen_words;
+    m->n_seen = fresh.n_seen;
+    m->has_snapshot = true;
+    return true;
+}
+
+bool member_seen_update(namepool *pool, member *m, const char *peer, bool up)
+{
+    long id = up ? namepool_intern(pool, peer) : namepool_find(pool, peer);
+    if (id < 0) return false; /* out of memory, or a nodedown of a name never seen */
+    bool present = seen_test(m, (size_t)id);
+    if (up == present) return false;
+    if (up) {
+        if (seen_reserve(m, (size_t)id) < 0) return false;
+        m->seen[id / 64] |= (uint64_t)1 << (id % 64);
+        m->n_seen++;
+    } else {
+        m->seen[id / 64] &= ~((uint64_t)1 << (id % 64));
+        m->n_seen--;
+    }
+    return true;
+}
+
+bool member_sees(const namepool *pool, const member *m, const char *name)
+{
+    long id = namepool_find(pool, name);
+    return id >= 0 && seen_test(m, (size_t)id);
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void member_seen_names(const namepool *pool, const member *m, const char **out)
+{
+    size_t k = 0;
+    for (size_t w = 0; w < m->seen_words; w++)
+        for (uint64_t bits = m->seen[w]; bits != 0 && k < m->n_seen; bits &= bits - 1)
+            out[k++] = namepool_name(pool, w * 64 + (size_t)__builtin_ctzll(bits));
+    qsort(out, k, sizeof(*out), cmp_cstr);
 }
 
 void member_free(member *m)
 {
     if (!m) return;
     free(m->name);
-    strv_free(m->seen, m->n_seen);
-    for (size_t i = 0; i < m->n_pairs; i++)
-        free(m->pairs[i].peer);
+    free(m->seen);
     free(m->pairs);
     free(m);
 }
@@ -166,6 +260,7 @@ member *member_add(coordinator *co, const char *name)
 {
     member *m = calloc(1, sizeof(*m));
     if (!m) return NULL;
+    m->added_ms = transport_now_ms();
     m->name = strdup(name);
     member **nv = realloc(co->members, (co->n_members + 1) * sizeof(member *));
     if (!m->name || !nv) {
@@ -190,6 +285,6 @@ void member_delete(coordinator *co, member *m)
     co->n_members--;
     if (m->l) links_remove(co->ls, m->l);
     for (size_t k = 0; k < co->n_members; k++)
-        pair_forget(co->members[k], m->name);
+        pair_forget(&co->pool, co->members[k], m->name);
     member_free(m);
 }

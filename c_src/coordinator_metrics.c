@@ -78,25 +78,6 @@ static const char *own_link_state(const member *m)
 /* Pairs of members that some topology wants linked: seen (both list each
  * other in nodes()) or missing, counted as `status` counts them: only
  * between members whose nodes() we know. */
-static void count_links(const coordinator *co, uint64_t *seen, uint64_t *missing)
-{
-    *seen = *missing = 0;
-    for (size_t i = 0; i < co->n_members; i++) {
-        const member *a = co->members[i];
-        if (a->gone || !a->has_snapshot) continue;
-        for (size_t j = i + 1; j < co->n_members; j++) {
-            const member *b = co->members[j];
-            if (b->gone || !b->has_snapshot) continue;
-            if (!members_share_topology(co, a->name, b->name)) continue;
-            if (strv_contains_sorted(a->seen, a->n_seen, b->name) &&
-                strv_contains_sorted(b->seen, b->n_seen, a->name))
-                (*seen)++;
-            else
-                (*missing)++;
-        }
-    }
-}
-
 static void render(const coordinator *co, FILE *f)
 {
     family(f, "clusterd_build_info", "gauge", "clusterd's version (the value is always 1).");
@@ -164,7 +145,8 @@ static void render(const coordinator *co, FILE *f)
         fprintf(f, "clusterd_member_links{state=\"%s\"} %" PRIu64 "\n", states[k], by_state[k]);
 
     uint64_t seen, missing;
-    count_links(co, &seen, &missing);
+    seen = co->links_seen;
+    missing = co->links_missing;
     family(f, "clusterd_links_seen", "gauge",
            "Wanted member pairs that are linked (each lists the other in nodes()).");
     fprintf(f, "clusterd_links_seen %" PRIu64 "\n", seen);
@@ -177,6 +159,9 @@ static void render(const coordinator *co, FILE *f)
 
     family(f, "clusterd_reconciles_total", "counter", "Planning passes (desired vs observed).");
     fprintf(f, "clusterd_reconciles_total %" PRIu64 "\n", co->reconciles);
+    family(f, "clusterd_reconcile_cpu_seconds_total", "counter",
+           "CPU time of all planning passes (clusterd's event-loop thread).");
+    fprintf(f, "clusterd_reconcile_cpu_seconds_total %.6f\n", (double)co->reconcile_cpu_us / 1e6);
     family(f, "clusterd_reconcile_duration_seconds", "histogram",
            "Time of one planning pass, from the graphs to the actions sent.");
     uint64_t cum = 0;

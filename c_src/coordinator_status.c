@@ -68,7 +68,14 @@ json_t *coordinator_status_json(const coordinator *co)
         json_array_append_new(members, json_string(m->name));
         json_t *o = json_object();
         json_object_set_new(o, "state", json_string(link_state_name(m)));
-        json_object_set_new(o, "sees", strv_json(m->seen, m->n_seen));
+        const char **sees = malloc((m->n_seen + 1) * sizeof(*sees));
+        if (sees) {
+            member_seen_names(&co->pool, m, sees);
+            json_object_set_new(o, "sees", strv_json((char *const *)sees, m->n_seen));
+            free(sees);
+        } else {
+            json_object_set_new(o, "sees", json_array());
+        }
         const char *e = m->l ? link_last_error(m->l) : "";
         json_object_set_new(o, "error", e && *e ? json_string(e) : json_null());
         /* failed connects in a row, and how long the link has been up */
@@ -87,8 +94,7 @@ json_t *coordinator_status_json(const coordinator *co)
             const member *o2 = co->members[j];
             if (o2->gone || !o2->has_snapshot) continue;
             if (!members_share_topology(co, m->name, o2->name)) continue;
-            if (!strv_contains_sorted(m->seen, m->n_seen, o2->name) ||
-                !strv_contains_sorted(o2->seen, o2->n_seen, m->name)) {
+            if (!member_sees(&co->pool, m, o2->name) || !member_sees(&co->pool, o2, m->name)) {
                 json_t *p = json_array();
                 json_array_append_new(p, json_string(m->name));
                 json_array_append_new(p, json_string(o2->name));

@@ -15,6 +15,25 @@ bool strv_contains_sorted(char *const *v, size_t n, const char *s)
     return bsearch(&s, v, n, sizeof(char *), strv_cmp) != NULL;
 }
 
+bool strv_find_sorted(char *const *v, size_t n, const char *s, size_t *pos)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(v[mid], s);
+        if (c == 0) {
+            *pos = mid;
+            return true;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *pos = lo;
+    return false;
+}
+
 void strv_free(char **v, size_t n)
 {
     if (!v) return;

@@ -11,6 +11,9 @@
 int strv_cmp(const void *a, const void *b);
 /* True if s is in v, which is sorted with strv_cmp. */
 bool strv_contains_sorted(char *const *v, size_t n, const char *s);
+/* Binary search in v (sorted with strv_cmp): true if s is there, with *pos
+ * its index; false with *pos where it would be inserted to keep v sorted. */
+bool strv_find_sorted(char *const *v, size_t n, const char *s, size_t *pos);
 /* Frees the n strings of v and v itself. Accepts NULL. */
 void strv_free(char **v, size_t n);
 /* A deep copy with a NULL after the last entry (caller frees with

@@ -1,0 +1,229 @@
+/* test_coordinator_member: the member table's structures that the member
+ * farm benchmark (bench/farm_bench.sh) made scale: node names interned to
+ * ids, a member's nodes() as a bit per id updated in constant time per event,
+ * and its per-peer pair state kept sorted and pruned once it carries
+ * nothing. Each operation is checked against a plain model. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "namepool.h"
+#include "coordinator_internal.h"
+#include "strv.h"
+
+static void test_strv_find_sorted(void **state)
+{
+    (void)state;
+    char *v[] = {"a@h", "c@h", "e@h"};
+    size_t pos = 99;
+    assert_false(strv_find_sorted(v, 0, "a@h", &pos));
+    assert_int_equal(pos, 0);
+    assert_true(strv_find_sorted(v, 3, "a@h", &pos));
+    assert_int_equal(pos, 0);
+    assert_true(strv_find_sorted(v, 3, "e@h", &pos));
+    assert_int_equal(pos, 2);
+    assert_false(strv_find_sorted(v, 3, "b@h", &pos));
+    assert_int_equal(pos, 1);
+    assert_false(strv_find_sorted(v, 3, "0@h", &pos));
+    assert_int_equal(pos, 0);
+    assert_false(strv_find_sorted(v, 3, "z@h", &pos));
+    assert_int_equal(pos, 3);
+}
+
+/* Ids in order of first sight, found again by name, stable as more come. */
+static void test_namepool(void **state)
+{
+    (void)state;
+    namepool p;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(namepool_find(&p, "a@h"), -1);
+    char name[32];
+    for (int k = 0; k < 500; k++) {
+        snprintf(name, sizeof(name), "n%03d@h", (k * 7919) % 500);
+        assert_int_equal(namepool_intern(&p, name), k);
+    }
+    assert_int_equal(p.n, 500);
+    for (int k = 0; k < 500; k++) {
+        snprintf(name, sizeof(name), "n%03d@h", (k * 7919) % 500);
+        assert_int_equal(namepool_find(&p, name), k);
+        assert_int_equal(namepool_intern(&p, name), k); /* no duplicate */
+        assert_string_equal(namepool_name(&p, (size_t)k), name);
+    }
+    assert_int_equal(p.n, 500);
+    assert_int_equal(namepool_find(&p, "zzz@h"), -1);
+    assert_int_equal(namepool_find(&p, ""), -1);
+    namepool_free(&p);
+    assert_int_equal(p.n, 0);
+}
+
+static void check_view(const namepool *pool, const member *m, const unsigned char *model,
+                       size_t universe)
+{
+    const char **names = malloc((m->n_seen + 1) * sizeof(*names));
+    assert_non_null(names);
+    member_seen_names(pool, m, names);
+    size_t k = 0;
+    char name[32];
+    for (size_t i = 0; i < universe; i++) {
+        snprintf(name, sizeof(name), "n%03zu@h", i);
+        assert_int_equal(member_sees(pool, m, name), model[i] != 0);
+        if (!model[i]) continue;
+        assert_true(k < m->n_seen);
+        assert_string_equal(names[k], name); /* sorted by name */
+        k++;
+    }
+    assert_int_equal(k, m->n_seen);
+    free(names);
+}
+
+/* Random nodeup/nodedown against a model (each says whether it changed
+ * anything, which decides whether a planning pass follows), starting from
+ * no view and from a snapshot. */
+static void test_seen_update_matches_model(void **state)
+{
+    (void)state;
+    enum { UNIVERSE = 300, STEPS = 5000 };
+    for (int start = 0; start < 2; start++) {
+        namepool pool;
+        memset(&pool, 0, sizeof(pool));
+        member m;
+        memset(&m, 0, sizeof(m));
+        unsigned char model[UNIVERSE] = {0};
+        char name[32];
+        /* a nodedown for a name never seen changes nothing */
+        assert_false(member_seen_update(&pool, &m, "n001@h", false));
+        if (start == 1) {
+            char *snap[3] = {"n200@h", "n007@h", "n100@h"};   /* unsorted, as nodes() is */
+            assert_true(member_set_seen(&pool, &m, snap, 3)); /* the first view is news */
+            model[200] = model[7] = model[100] = 1;
+            assert_true(m.has_snapshot);
+            /* the same set again, in another order: nothing changed */
+            char *again[3] = {"n100@h", "n200@h", "n007@h"};
+            assert_false(member_set_seen(&pool, &m, again, 3));
+            check_view(&pool, &m, model, UNIVERSE);
+            /* one more node: changed; one fewer: changed */
+            char *more[4] = {"n100@h", "n200@h", "n007@h", "n050@h"};
+            assert_true(member_set_seen(&pool, &m, more, 4));
+            model[50] = 1;
+            check_view(&pool, &m, model, UNIVERSE);
+            assert_true(member_set_seen(&pool, &m, more, 3));
+            model[50] = 0;
+            check_view(&pool, &m, model, UNIVERSE);
+        } else {
+            /* an empty first view is news too */
+            assert_true(member_set_seen(&pool, &m, NULL, 0));
+            assert_false(member_set_seen(&pool, &m, NULL, 0));
+        }
+        uint64_t x = 12345 + (uint64_t)start;
+        for (int s = 0; s < STEPS; s++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            size_t i = (size_t)(x >> 33) % UNIVERSE;
+            bool up = (x >> 20) % 3 != 0; /* more ups than downs: the view grows */
+            snprintf(name, sizeof(name), "n%03zu@h", i);
+            bool was = model[i];
+            assert_int_equal(member_seen_update(&pool, &m, name, up), was != up);
+            model[i] = up;
+            if (s % 97 == 0) check_view(&pool, &m, model, UNIVERSE);
+        }
+        check_view(&pool, &m, model, UNIVERSE);
+        free(m.seen);
+        namepool_free(&pool);
+    }
+}
+
+/* pair_get keeps pairs sorted (by name id) and finds them again; pair_prune drops only
+ * the ones that carry nothing (nothing in flight, no backoff, settled). */
+static void test_pairs_sorted_and_pruned(void **state)
+{
+    (void)state;
+    namepool pool;
+    memset(&pool, 0, sizeof(pool));
+    member m;
+    memset(&m, 0, sizeof(m));
+    config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.backoff_min_ms = 200;
+    cfg.backoff_max_ms = 5000;
+    char name[32];
+    /* insert in a scrambled order */
+    for (size_t k = 0; k < 100; k++) {
+        snprintf(name, sizeof(name), "p%03zu@h", (k * 37) % 100);
+        pair_state *p = pair_get(&pool, &m, name, true);
+        assert_non_null(p);
+        assert_string_equal(namepool_name(&pool, p->peer), name);
+        assert_false(p->in_flight);
+        p->in_flight = true;
+    }
+    assert_int_equal(m.n_pairs, 100);
+    for (size_t k = 1; k < m.n_pairs; k++)
+        assert_true(m.pairs[k - 1].peer < m.pairs[k].peer);
+    assert_null(pair_get(&pool, &m, "q@h", false));
+    assert_int_equal(m.n_pairs, 100);
+    /* same entry on a second look-up, no duplicate */
+    pair_state *p5 = pair_get(&pool, &m, "p005@h", true);
+    assert_true(p5->in_flight);
+    assert_int_equal(m.n_pairs, 100);
+
+    /* outcomes: even peers succeed, peers divisible by 3 (and odd) fail */
+    for (size_t k = 0; k < 100; k++) {
+        snprintf(name, sizeof(name), "p%03zu@h", k);
+        pair_state *p = pair_get(&pool, &m, name, false);
+        assert_non_null(p);
+        if (k % 2 == 0)
+            pair_record_result(p, true, 1000, &cfg);
+        else if (k % 3 == 0)
+            pair_record_result(p, false, 1000, &cfg);
+    }
+    /* during the settle period nothing goes */
+    pair_prune(&m, 1000);
+    assert_int_equal(m.n_pairs, 100);
+    /* after it: the successes go; failures (backoff kept) and those still in
+     * flight stay */
+    pair_prune(&m, 1000 + 10000);
+    size_t want = 0;
+    for (size_t k = 0; k < 100; k++) {
+        snprintf(name, sizeof(name), "p%03zu@h", k);
+        pair_state *p = pair_get(&pool, &m, name, false);
+        if (k % 2 == 0) {
+            assert_null(p);
+        } else {
+            assert_non_null(p);
+            want++;
+            if (k % 3 == 0) {
+                assert_false(p->in_flight);
+                assert_int_equal(p->delay_ms, 200);
+            } else {
+                assert_true(p->in_flight);
+            }
+        }
+    }
+    assert_int_equal(m.n_pairs, want);
+    for (size_t k = 1; k < m.n_pairs; k++)
+        assert_true(m.pairs[k - 1].peer < m.pairs[k].peer);
+    /* a pruned pair comes back fresh */
+    pair_state *p0 = pair_get(&pool, &m, "p000@h", true);
+    assert_non_null(p0);
+    assert_false(p0->in_flight);
+    assert_int_equal(p0->delay_ms, 0);
+    assert_int_equal(p0->not_before_ms, 0);
+    free(m.pairs);
+    namepool_free(&pool);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strv_find_sorted),
+        cmocka_unit_test(test_namepool),
+        cmocka_unit_test(test_seen_update_matches_model),
+        cmocka_unit_test(test_pairs_sorted_and_pruned),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
