@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "http.h"
 #include "log.h"
@@ -187,6 +190,12 @@ static void reconcile(coordinator *co)
                      .observed = &observed,
                      .gone = gone,
                      .suppressed = &suppressed};
+    /* Refill the window once half of it is free: a pass per answer would
+     * plan n / 1 times instead of about n / (CONNECT_WINDOW / 2). */
+    if (co->connects_in_flight >= CONNECT_WINDOW / 2)
+        in.hold_connects = true;
+    else
+        in.max_connects = CONNECT_WINDOW - co->connects_in_flight;
     if (mesh_plan_actions(&in, &plan) < 0) {
         log_errorf("reconcile: out of memory");
         goto out;
@@ -254,6 +263,15 @@ static void reconcile(coordinator *co)
         for (size_t t = 0; t < co->n_topos; t++)
             if (!co->topos[t].answered) all_answered = false;
         if (all_answered) co->on_full_mesh(co, co->on_full_mesh_arg);
+    }
+    /* A cold start of thousands of members frees many MiB of sources and
+     * buffers; glibc keeps freed heap pages otherwise (VmRSS stays at the
+     * peak). Once per burst, when the last large action has ended. */
+    if (co->trim_due && co->connects_in_flight == 0) {
+        co->trim_due = false;
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
     }
 out:
     co->last_reconcile_us = (uv_hrtime() - t0) / 1000u;

@@ -57,8 +57,16 @@ const action_record *action_history_at(const coordinator *co, size_t k)
 
 /* ---- replies ---- */
 
+/* a is in flight from here on (counted against the connect window). */
+static void action_ctx_start(action_ctx *a)
+{
+    if (a->kind == MESH_CONNECT) a->co->connects_in_flight++;
+}
+
 static void action_ctx_free(action_ctx *a)
 {
+    if (a->kind == MESH_CONNECT && a->co->connects_in_flight > 0) a->co->connects_in_flight--;
+    if (a->n_targets >= TRIM_TARGETS) a->co->trim_due = true;
     strv_free(a->targets, a->n_targets);
     free(a);
 }
@@ -227,6 +235,7 @@ static void send_action(coordinator *co, member *on, mesh_action_kind kind, char
     a->kind = kind;
     a->targets = targets;
     a->n_targets = n;
+    action_ctx_start(a);
     const char *kind_s = kind == MESH_CONNECT ? "connect" : "disconnect";
     a->record = history_add(co, kind_s, on->name, targets, n, reason);
     uint64_t now = transport_now_ms();
@@ -304,6 +313,7 @@ void action_dispatch(coordinator *co, const mesh_action *act)
         a->kind = act->kind;
         a->targets = one;
         a->n_targets = 1;
+        action_ctx_start(a);
         a->record = history_add(co, act->kind == MESH_CONNECT ? "connect" : "disconnect", on->name,
                                 one, 1, "custom MFA");
         pair_state *p = pair_get(&co->pool, on, t->name, true);

@@ -28,6 +28,8 @@
 
 #define ACTION_HISTORY 32    /* recent actions kept for status */
 #define RECONCILE_DELAY_MS 2 /* batch a burst of node events into one plan */
+#define CONNECT_WINDOW 64    /* connect RPCs in flight at most (cold-start memory) */
+#define TRIM_TARGETS 256     /* an action this large ended: give the heap back once idle */
 #define RECONCILE_BUCKETS 12 /* reconcile-duration histogram bounds, see coordinator_metrics.c */
 
 /* Actions a member ran or runs towards one peer, and when the next may go. */
@@ -123,6 +125,11 @@ struct coordinator {
     uint64_t last_arrival_ms;           /* a member's first nodes() came (monotonic) */
     uint64_t links_seen, links_missing; /* wanted pairs linked / not, at the last reconcile */
     uint64_t actions_sent;
+    /* connect RPCs sent and not answered yet: a pass plans new connects only
+     * while fewer than CONNECT_WINDOW are, so a cold start holds the sources,
+     * output buffers and pair entries of a window, not of every member. */
+    size_t connects_in_flight;
+    bool trim_due; /* large actions ended: malloc_trim once none is in flight */
     /* reconcile.max_actions_per_second: a token bucket of action RPCs that
      * holds up to max(rate, 4 x members) tokens, so forming a mesh (about one
      * RPC per member, a few with retries) is never delayed while flapping

@@ -346,8 +346,39 @@ static void plan_assign(size_t n, const uint64_t *work, const bool *cover, uint6
     }
 }
 
-/* One CONNECT per member with assigned links, in ascending member order. */
-static int plan_connects(size_t n, uint64_t *work, size_t *deg, uint64_t *spare_row, mesh_plan *out)
+/* At most max CONNECTs: the first max actors of the cover (ascending), each
+ * with every link in its work row except those to an actor before it (that
+ * one has the link). chosen (a row) is overwritten. */
+static int plan_window(size_t n, const uint64_t *work, const size_t *load, size_t max,
+                       uint64_t *chosen, mesh_plan *out)
+{
+    size_t stride = graph_stride(n);
+    uint64_t *row = calloc(stride, sizeof(uint64_t));
+    if (row == NULL) return -1;
+    memset(chosen, 0, stride * sizeof(uint64_t));
+    size_t k = 0;
+    for (size_t a = 0; a < n && k < max; a++) {
+        if (load[a] == 0) continue;
+        const uint64_t *w = work + a * stride;
+        for (size_t i = 0; i < stride; i++)
+            row[i] = w[i] & ~chosen[i];
+        bits_set(chosen, a);
+        size_t count = words_popcount(row, stride);
+        if (count == 0) continue;
+        if (plan_push(out, MESH_CONNECT, a, row, stride, count) != 0) {
+            free(row);
+            return -1;
+        }
+        k++;
+    }
+    free(row);
+    return 0;
+}
+
+/* One CONNECT per member with assigned links, in ascending member order;
+ * at most max (0: no limit), see plan_window. */
+static int plan_connects(size_t n, uint64_t *work, size_t *deg, uint64_t *spare_row, size_t max,
+                         mesh_plan *out)
 {
     size_t stride = graph_stride(n);
     bool *cover = calloc(n, sizeof(bool));
@@ -358,6 +389,13 @@ static int plan_connects(size_t n, uint64_t *work, size_t *deg, uint64_t *spare_
     memset(spare_row, 0, stride * sizeof(uint64_t));
     plan_cover(n, work, deg, spare_row, cover);
     plan_assign(n, work, cover, assign, load);
+    size_t actors = 0;
+    for (size_t a = 0; a < n; a++)
+        actors += load[a] > 0;
+    if (max > 0 && actors > max) {
+        rc = plan_window(n, work, load, max, spare_row, out);
+        goto out;
+    }
     for (size_t a = 0; a < n; a++) {
         if (load[a] == 0) continue;
         if (plan_push(out, MESH_CONNECT, a, assign + a * stride, stride, load[a]) != 0) goto out;
@@ -426,7 +464,8 @@ int mesh_plan_actions(const mesh_input *in, mesh_plan *out)
 
     /* scratch's first row is free again: reuse it for the disconnect rows */
     if (plan_disconnects(in, active, gone, scratch, out) != 0) goto out;
-    if (plan_connects(n, work, deg, scratch, out) != 0) goto out;
+    if (!in->hold_connects && plan_connects(n, work, deg, scratch, in->max_connects, out) != 0)
+        goto out;
     rc = 0;
 
 out:

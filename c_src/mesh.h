@@ -37,6 +37,14 @@ typedef struct mesh_input {
     /* suppressed: symmetric; pairs with an action in flight or in backoff:
      * plan nothing for them this round. May be NULL. */
     const mesh_graph *suppressed;
+    /* max_connects: at most this many CONNECT actions (0: no limit). When
+     * the plan would need more, the lowest-numbered actors of the greedy
+     * cover act and each gets every missing link it has (except to an actor
+     * before it in this plan), so a member that acted has nothing left to
+     * do: a bounded window of actions in flight costs no extra RPC. */
+    size_t max_connects;
+    /* hold_connects: plan no CONNECT this round (the window is full). */
+    bool hold_connects;
 } mesh_input;
 
 typedef enum { MESH_CONNECT, MESH_DISCONNECT } mesh_action_kind;

@@ -1112,6 +1112,82 @@ static void test_large_mesh(void **state)
     world_free(&w);
 }
 
+/* A bounded window of connects (max_connects): a cold start of N members
+ * with at most W connects planned per pass, each answered one pass later
+ * (its pairs suppressed while in flight), converges with every member
+ * getting at most one CONNECT over the whole run, and no pass plans more
+ * than W. With hold_connects a pass plans no CONNECT but still counts the
+ * missing links and plans disconnects. */
+static void test_connect_window(void **state)
+{
+    (void)state;
+    enum { N = 300, W = 16 };
+    world w;
+    world_init(&w, N);
+    w.use_suppressed = true;
+    desire_all(&w);
+    unsigned rpcs[N] = {0};
+    mesh_plan pending = {0};
+    size_t rounds = 0;
+    for (;;) {
+        /* the previous plan is in flight: its pairs are suppressed */
+        memset(w.suppressed.bits, 0, sizeof(uint64_t) * N * ((N + 63) / 64));
+        for (size_t i = 0; i < pending.n_actions; i++)
+            for (size_t k = 0; k < pending.actions[i].n_targets; k++)
+                mesh_graph_set_pair(&w.suppressed, pending.actions[i].on,
+                                    pending.actions[i].targets[k], true);
+        mesh_input in = world_input(&w);
+        in.max_connects = W;
+        mesh_plan p;
+        assert_int_equal(mesh_plan_actions(&in, &p), 0);
+        assert_true(count_kind(&p, MESH_CONNECT) <= W);
+        for (size_t i = 0; i < p.n_actions; i++) {
+            const mesh_action *a = &p.actions[i];
+            rpcs[a->on]++;
+            for (size_t k = 0; k < a->n_targets; k++)
+                assert_false(held_back(&w, a->on, a->targets[k]));
+        }
+        /* the previous plan's answers arrive: its links are made */
+        sim_apply(&w, &pending, NULL);
+        mesh_plan_free(&pending);
+        pending = p;
+        rounds++;
+        assert_true(rounds < N);
+        if (pending.n_actions == 0 && count_missing(&w) == 0) break;
+    }
+    mesh_plan_free(&pending);
+    assert_true(rounds > N / W);
+    size_t actors = 0;
+    for (size_t i = 0; i < N; i++) {
+        assert_true(rpcs[i] <= 1);
+        actors += rpcs[i];
+    }
+    assert_int_equal(actors, N - 1); /* as one unbounded plan: a cover of K_N */
+    w.use_suppressed = false;
+    assert_true(converged(&w, false));
+
+    /* hold_connects: missing links counted, no CONNECT; a disconnect still goes */
+    world h;
+    world_init(&h, 4);
+    desire_all(&h);
+    for (size_t b = 0; b < 4; b++) {
+        mesh_graph_set(&h.desired, 3, b, false);
+        mesh_graph_set(&h.desired, b, 3, false);
+    }
+    h.gone[3] = true;
+    mesh_graph_set_pair(&h.observed, 0, 3, true);
+    mesh_input in = world_input(&h);
+    in.hold_connects = true;
+    mesh_plan p;
+    assert_int_equal(mesh_plan_actions(&in, &p), 0);
+    assert_int_equal(p.n_missing, 3);
+    assert_int_equal(count_kind(&p, MESH_CONNECT), 0);
+    assert_int_equal(count_kind(&p, MESH_DISCONNECT), 1);
+    mesh_plan_free(&p);
+    world_free(&h);
+    world_free(&w);
+}
+
 static void test_invalid_input(void **state)
 {
     (void)state;
@@ -1314,6 +1390,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_random_property),
         cmocka_unit_test(test_random_word_boundaries),
         cmocka_unit_test(test_large_mesh),
+        cmocka_unit_test(test_connect_window),
         cmocka_unit_test(test_invalid_input),
         cmocka_unit_test(test_allocation_failure),
         cmocka_unit_test(test_partitions),
