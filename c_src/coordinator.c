@@ -48,21 +48,13 @@ static size_t members_indices(const coordinator *co, char *const *v, size_t n, s
  * this pass built, so the metrics never walk name lists. */
 static void count_links(coordinator *co, const mesh_graph *desired, const mesh_graph *observed)
 {
-    uint64_t seen = 0, missing = 0;
-    for (size_t a = 0; a < co->n_members; a++) {
-        const member *ma = co->members[a];
-        if (ma->gone || !ma->has_snapshot) continue;
-        for (size_t b = a + 1; b < co->n_members; b++) {
-            const member *mb = co->members[b];
-            if (mb->gone || !mb->has_snapshot || !mesh_graph_get(desired, a, b)) continue;
-            if (mesh_graph_get(observed, a, b) && mesh_graph_get(observed, b, a))
-                seen++;
-            else
-                missing++;
-        }
-    }
-    co->links_seen = seen;
-    co->links_missing = missing;
+    size_t n = co->n_members;
+    bool *known = malloc((n + 1) * sizeof(bool));
+    if (!known) return;
+    for (size_t a = 0; a < n; a++)
+        known[a] = !co->members[a]->gone && co->members[a]->has_snapshot;
+    mesh_count_links(desired, observed, known, &co->links_seen, &co->links_missing);
+    free(known);
 }
 
 static uint64_t thread_cpu_us(void)
@@ -141,9 +133,7 @@ static void reconcile(coordinator *co)
     for (size_t t = 0; t < co->n_topos; t++) {
         const topo_state *ts = &co->topos[t];
         size_t k = members_indices(co, ts->members, ts->n_members, idx);
-        for (size_t a = 0; a < k; a++)
-            for (size_t b = a + 1; b < k; b++)
-                mesh_graph_set_pair(&desired, (size_t)idx[a], (size_t)idx[b], true);
+        if (mesh_graph_add_clique(&desired, (const size_t *)idx, k) < 0) goto out;
     }
     /* pool id -> member index, for the views */
     size_t n_ids = co->pool.n;
@@ -156,15 +146,19 @@ static void reconcile(coordinator *co)
         if (id >= 0) by_id[id] = (ssize_t)j;
     }
     uint64_t now = transport_now_ms();
+    bool any_gone = false;
     for (size_t i = 0; i < n; i++) {
         member *m = co->members[i];
         gone[i] = m->gone;
+        any_gone |= m->gone;
         reachable[i] = member_reachable(m);
+        uint64_t *row = mesh_graph_row(&observed, i);
         for (size_t w = 0; w < m->seen_words; w++)
             for (uint64_t bits = m->seen[w]; bits != 0; bits &= bits - 1) {
                 size_t id = w * 64 + (size_t)__builtin_ctzll(bits);
-                if (id < n_ids && by_id[id] >= 0)
-                    mesh_graph_set(&observed, i, (size_t)by_id[id], true);
+                if (id >= n_ids || by_id[id] < 0) continue;
+                size_t j = (size_t)by_id[id];
+                row[j / 64] |= (uint64_t)1 << (j % 64);
             }
     }
     for (size_t i = 0; i < n; i++) {
@@ -254,7 +248,7 @@ static void reconcile(coordinator *co)
     bool work_left = plan.n_missing > 0;
     /* A gone member still seen is work too (a disconnect settling or
      * backing off): without this its retry waited for the next poll. */
-    for (size_t i = 0; i < n && !work_left && next != UINT64_MAX; i++)
+    for (size_t i = 0; any_gone && i < n && !work_left && next != UINT64_MAX; i++)
         for (size_t j = 0; j < n && !work_left; j++)
             work_left = !gone[i] && gone[j] && mesh_graph_get(&observed, i, j);
     if (next != UINT64_MAX && work_left) coordinator_schedule_reconcile(co, next - now + 1);

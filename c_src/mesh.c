@@ -105,6 +105,55 @@ void mesh_graph_set_pair(mesh_graph *g, size_t a, size_t b, bool v)
     mesh_graph_set(g, b, a, v);
 }
 
+uint64_t *mesh_graph_row(const mesh_graph *g, size_t a)
+{
+    return graph_row(g, a);
+}
+
+int mesh_graph_add_clique(mesh_graph *g, const size_t *nodes, size_t k)
+{
+    size_t stride = graph_stride(g->n);
+    if (k < 2) return 0;
+    uint64_t *mask = calloc(stride, sizeof(uint64_t));
+    if (mask == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    for (size_t i = 0; i < k; i++)
+        if (nodes[i] < g->n) bits_set(mask, nodes[i]);
+    for (size_t i = 0; i < k; i++) {
+        size_t a = nodes[i];
+        if (a >= g->n) continue;
+        uint64_t *row = graph_row(g, a), self = row[a / WORD_BITS] & bit_mask(a);
+        for (size_t w = 0; w < stride; w++)
+            row[w] |= mask[w];
+        if (!self) bits_clear(row, a);
+    }
+    free(mask);
+    return 0;
+}
+
+void mesh_count_links(const mesh_graph *desired, const mesh_graph *observed, const bool *include,
+                      uint64_t *linked, uint64_t *missing)
+{
+    size_t n = desired->n, stride = graph_stride(n);
+    uint64_t seen = 0, all = 0;
+    for (size_t a = 0; a < n && observed->n == n; a++) {
+        if (include && !include[a]) continue;
+        const uint64_t *d = graph_row(desired, a), *o = graph_row(observed, a);
+        for (size_t i = a / WORD_BITS; i < stride; i++) {
+            for (uint64_t w = d[i]; w != 0; w &= w - 1) {
+                size_t b = i * WORD_BITS + (size_t)__builtin_ctzll(w);
+                if (b <= a || b >= n || (include && !include[b])) continue;
+                all++;
+                if ((o[i] & bit_mask(b)) && bits_test(graph_row(observed, b), a)) seen++;
+            }
+        }
+    }
+    *linked = seen;
+    *missing = all - seen;
+}
+
 /* In-place transpose of a 64 x 64 bit block (row r = w[r], column c = bit c):
  * swap the off-diagonal quadrants at every scale (Hacker's Delight 7-3,
  * mirrored for least-significant-bit-first columns). */

@@ -21,6 +21,17 @@ void mesh_graph_free(mesh_graph *g);                            /* accepts NULL 
 void mesh_graph_set(mesh_graph *g, size_t a, size_t b, bool v); /* directed a->b */
 bool mesh_graph_get(const mesh_graph *g, size_t a, size_t b);   /* directed a->b */
 void mesh_graph_set_pair(mesh_graph *g, size_t a, size_t b, bool v); /* both directions */
+/* Row a's words (node b is bit b % 64 of word b / 64), for callers that set
+ * many bits of one row: a function call per bit is most of the cost of
+ * filling a 5,000-node graph. a < g->n. */
+uint64_t *mesh_graph_row(const mesh_graph *g, size_t a);
+/* Links every pair of the k nodes (each < g->n, no self-loops): a full mesh
+ * in O(k * n / 64) word operations. 0, or -1 when out of memory. */
+int mesh_graph_add_clique(mesh_graph *g, const size_t *nodes, size_t k);
+/* Desired pairs a < b with include[a] and include[b] (include may be NULL:
+ * every node): *linked gets those observed both ways, *missing the rest. */
+void mesh_count_links(const mesh_graph *desired, const mesh_graph *observed, const bool *include,
+                      uint64_t *linked, uint64_t *missing);
 
 typedef struct mesh_input {
     size_t n;

@@ -1188,6 +1188,54 @@ static void test_connect_window(void **state)
     world_free(&w);
 }
 
+/* mesh_graph_add_clique equals set_pair over every pair (word boundaries
+ * included, a self-loop set before kept, none added), and mesh_count_links
+ * equals a naive count over the included pairs. */
+static void test_clique_and_count_links(void **state)
+{
+    (void)state;
+    enum { N = 130 };
+    uint64_t rng = 77;
+    mesh_graph a, b, obs;
+    assert_int_equal(mesh_graph_init(&a, N), 0);
+    assert_int_equal(mesh_graph_init(&b, N), 0);
+    assert_int_equal(mesh_graph_init(&obs, N), 0);
+    size_t nodes[N], k = 0;
+    for (size_t i = 0; i < N; i++)
+        if (rng_pct(&rng, 60)) nodes[k++] = i;
+    mesh_graph_set(&a, nodes[0], nodes[0], true);
+    mesh_graph_set(&b, nodes[0], nodes[0], true);
+    assert_int_equal(mesh_graph_add_clique(&a, nodes, k), 0);
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = i + 1; j < k; j++)
+            mesh_graph_set_pair(&b, nodes[i], nodes[j], true);
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < N; j++)
+            assert_int_equal(mesh_graph_get(&a, i, j), mesh_graph_get(&b, i, j));
+    bool include[N];
+    for (size_t i = 0; i < N; i++) {
+        include[i] = rng_pct(&rng, 80);
+        for (size_t j = 0; j < N; j++)
+            if (rng_pct(&rng, 70)) mesh_graph_set(&obs, i, j, true);
+    }
+    uint64_t want_linked = 0, want_missing = 0, got_linked = 0, got_missing = 0;
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = i + 1; j < N; j++) {
+            if (!include[i] || !include[j] || !mesh_graph_get(&a, i, j)) continue;
+            if (linked(&obs, i, j))
+                want_linked++;
+            else
+                want_missing++;
+        }
+    mesh_count_links(&a, &obs, include, &got_linked, &got_missing);
+    assert_int_equal(got_linked, want_linked);
+    assert_int_equal(got_missing, want_missing);
+    assert_true(want_linked > 0 && want_missing > 0);
+    mesh_graph_free(&a);
+    mesh_graph_free(&b);
+    mesh_graph_free(&obs);
+}
+
 static void test_invalid_input(void **state)
 {
     (void)state;
@@ -1391,6 +1439,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_random_word_boundaries),
         cmocka_unit_test(test_large_mesh),
         cmocka_unit_test(test_connect_window),
+        cmocka_unit_test(test_clique_and_count_links),
         cmocka_unit_test(test_invalid_input),
         cmocka_unit_test(test_allocation_failure),
         cmocka_unit_test(test_partitions),
