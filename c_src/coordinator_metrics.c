@@ -198,6 +198,9 @@ static void render(const coordinator *co, FILE *f)
     family(f, "clusterd_node_events_total", "counter",
            "nodeup/nodedown events the members pushed to clusterd.");
     fprintf(f, "clusterd_node_events_total %" PRIu64 "\n", st->events);
+    family(f, "clusterd_resyncs_unchanged_total", "counter",
+           "Safety-net poll answers saying nodes() is what the member already reported.");
+    fprintf(f, "clusterd_resyncs_unchanged_total %" PRIu64 "\n", st->resyncs_unchanged);
     family(f, "clusterd_dropped_messages_total", "counter",
            "Messages from nodes that clusterd dropped (malformed, unexpected or stale).");
     fprintf(f, "clusterd_dropped_messages_total %" PRIu64 "\n", st->dropped_messages);

@@ -135,6 +135,8 @@ json_t *coordinator_status_json(const coordinator *co)
     json_object_set_new(stats, "connects_ok", json_integer((json_int_t)st->connects_ok));
     json_object_set_new(stats, "connects_failed", json_integer((json_int_t)st->connects_failed));
     json_object_set_new(stats, "node_events", json_integer((json_int_t)st->events));
+    json_object_set_new(stats, "resyncs_unchanged",
+                        json_integer((json_int_t)st->resyncs_unchanged));
     json_object_set_new(stats, "dropped_messages", json_integer((json_int_t)st->dropped_messages));
     json_object_set_new(stats, "peer_answers", json_integer((json_int_t)st->peer_answers));
     json_object_set_new(root, "stats", stats);

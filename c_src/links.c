@@ -363,26 +363,39 @@ static void link_handle_rpc_reply(mlink *l, const dist_msg *m)
 /* The forwarder is plain Erlang source evaluated by erl_eval on the member:
  * stock OTP only, nothing installed. It sends its nodes() first and then
  * every nodeup/nodedown, all from one process, so order is kept; it exits
- * when clusterd's connection goes (monitor_node), leaving nothing behind. */
+ * when clusterd's connection goes (monitor_node), leaving nothing behind.
+ * It keeps what it has reported (the last list, updated by the events it
+ * forwarded) as a map; a resync compares the real nodes() with it and
+ * answers {clusterd_unchanged, Cr, Node, Pid, Count} when they are equal,
+ * the whole list only when they differ: the safety-net poll costs O(1)
+ * bytes per member instead of O(n), and a drift is still caught. */
 static int forwarder_source(const links *ls, char *out, size_t outlen)
 {
     const cnode *cn = ls->cn;
-    int n = snprintf(out, outlen,
-                     "C = '%s', Cr = %u, Me = self(),\n"
-                     "erlang:monitor_node(C, true),\n"
-                     "ok = net_kernel:monitor_nodes(true, [nodedown_reason]),\n"
-                     "S = fun() -> {clusterd, C} ! {clusterd_nodes, Cr, node(), Me, nodes()} end,\n"
-                     "S(),\n"
-                     "L = fun Loop() -> receive\n"
-                     "  {nodedown, C} -> exit(normal);\n"
-                     "  {clusterd_stop, Cr} -> exit(normal);\n"
-                     "  {clusterd_resync, Cr} -> S(), Loop();\n"
-                     "  {E, N, I} when E =:= nodeup; E =:= nodedown ->\n"
-                     "    {clusterd, C} ! {clusterd_event, Cr, node(), Me, E, N, I}, Loop();\n"
-                     "  _ -> Loop()\n"
-                     "end end,\n"
-                     "L().\n",
-                     cn->name, cn->creation);
+    int n =
+        snprintf(out, outlen,
+                 "C = '%s', Cr = %u, Me = self(),\n"
+                 "erlang:monitor_node(C, true),\n"
+                 "ok = net_kernel:monitor_nodes(true, [nodedown_reason]),\n"
+                 "K = fun(Ns) -> maps:from_list([{N, []} || N <- Ns]) end,\n"
+                 "S = fun(Ns) -> {clusterd, C} ! {clusterd_nodes, Cr, node(), Me, Ns}, K(Ns) end,\n"
+                 "L = fun Loop(R) -> receive\n"
+                 "  {nodedown, C} -> exit(normal);\n"
+                 "  {clusterd_stop, Cr} -> exit(normal);\n"
+                 "  {clusterd_resync, Cr} -> Ns = nodes(), case K(Ns) of\n"
+                 "    R -> {clusterd, C} ! {clusterd_unchanged, Cr, node(), Me, maps:size(R)}, "
+                 "Loop(R);\n"
+                 "    _ -> Loop(S(Ns)) end;\n"
+                 "  {nodeup, N, I} ->\n"
+                 "    {clusterd, C} ! {clusterd_event, Cr, node(), Me, nodeup, N, I}, "
+                 "Loop(maps:put(N, [], R));\n"
+                 "  {nodedown, N, I} ->\n"
+                 "    {clusterd, C} ! {clusterd_event, Cr, node(), Me, nodedown, N, I}, "
+                 "Loop(maps:remove(N, R));\n"
+                 "  _ -> Loop(R)\n"
+                 "end end,\n"
+                 "L(S(nodes())).\n",
+                 cn->name, cn->creation);
     return (n > 0 && (size_t)n < outlen) ? 0 : -1;
 }
 
@@ -517,7 +530,9 @@ fail:
     return -1;
 }
 
-/* {clusterd_nodes, Cr, Node, Pid, Nodes} or
+/* {clusterd_nodes, Cr, Node, Pid, Nodes},
+ * {clusterd_unchanged, Cr, Node, Pid, Count} (a resync answer: nodes() is
+ * what the forwarder has reported) or
  * {clusterd_event, Cr, Node, Pid, nodeup|nodedown, Peer, Info}.
  * Returns 1 if it was forwarder traffic (handled), 0 otherwise. */
 static int link_handle_forwarder_msg(mlink *l, const dist_msg *m)
@@ -532,7 +547,8 @@ static int link_handle_forwarder_msg(mlink *l, const dist_msg *m)
         return 0;
     bool is_nodes = strcmp(tag, "clusterd_nodes") == 0 && arity == 5;
     bool is_event = strcmp(tag, "clusterd_event") == 0 && arity == 7;
-    if (!is_nodes && !is_event) return 0;
+    bool is_unchanged = strcmp(tag, "clusterd_unchanged") == 0 && arity == 5;
+    if (!is_nodes && !is_event && !is_unchanged) return 0;
     if (ei_decode_ulong(buf, &idx, &cr) < 0 || ei_decode_atom(buf, &idx, node) < 0 ||
         ei_decode_pid(buf, &idx, &pid) < 0) {
         log_event(LOG_LEVEL_WARN, "dropped a malformed forwarder message", "node", l->node,
@@ -549,6 +565,13 @@ static int link_handle_forwarder_msg(mlink *l, const dist_msg *m)
     } else if (pid.num != l->forwarder.num || pid.serial != l->forwarder.serial) {
         l->ls->stats.dropped_messages++;
         return 1; /* a replaced forwarder still talking */
+    }
+    if (is_unchanged) {
+        /* The forwarder compared its real nodes() with what it reported:
+         * our view (that list plus the events since) is current. */
+        l->resync_pending = false;
+        l->ls->stats.resyncs_unchanged++;
+        return 1;
     }
     if (is_nodes) {
         char **names;

@@ -95,6 +95,7 @@ typedef struct links_stats {
     uint64_t rpcs_ok, rpcs_failed, rpcs_timeout;
     uint64_t connects_ok, connects_failed;
     uint64_t events;
+    uint64_t resyncs_unchanged; /* poll answers "nodes() is what I reported" */
     uint64_t dropped_messages;
     uint64_t peer_answers; /* answers to members' global / net_kernel (peer_proto) */
 } links_stats;

@@ -10,7 +10,9 @@
 %%     `rex` (erlang:spawn of the event forwarder, erl_eval:eval_str of the
 %%     parallel connect, lists:map of connect_node/disconnect_node,
 %%     erlang:nodes/node/system_info), plus the forwarder's messages
-%%     ({clusterd_nodes, ...} snapshots and nodeup/nodedown events);
+%%     ({clusterd_nodes, ...} snapshots, nodeup/nodedown events, and the
+%%     answer to a resync: {clusterd_unchanged, ...} when the member's
+%%     links are what its forwarder has reported, else the whole list);
 %%   - member-to-member links are virtual: a bit matrix (atomics) set and
 %%     cleared by the connect/disconnect RPCs, each side's forwarder told.
 %%
@@ -37,7 +39,8 @@
 -define(K_EVENTS, 9).     % nodeup/nodedown events sent
 -define(K_SNAP, 10).      % nodes() snapshots sent
 -define(K_BYTES_OUT, 11). % bytes written to clusterd
--define(NK, 11).
+-define(K_UNCHANGED, 12). % {clusterd_unchanged, ...} resync answers sent
+-define(NK, 12).
 
 start() ->
     [Ns, EpmdS, CtlS, CookieFile] = init:get_plain_arguments(),
@@ -164,16 +167,24 @@ serve(St = #{s := S}) ->
             serve(St);
         {vev, Up, Peer} ->
             %% this and every other event already waiting: one write
-            Evs = [event_pkt(St, Up, Peer) | drain_events(St, 2000)],
-            send_many(St, Evs),
-            serve(St)
+            Evs = [{Up, Peer} | drain_events(2000)],
+            send_many(St, [event_pkt(St, U, P) || {U, P} <- Evs]),
+            serve(reported(St, Evs))
     end.
 
-drain_events(_, 0) -> [];
-drain_events(St, K) ->
-    receive {vev, Up, Peer} -> [event_pkt(St, Up, Peer) | drain_events(St, K - 1)]
+drain_events(0) -> [];
+drain_events(K) ->
+    receive {vev, Up, Peer} -> [{Up, Peer} | drain_events(K - 1)]
     after 0 -> []
     end.
+
+%% What the forwarder has reported: its last list plus the events it sent.
+reported(St = #{fwd := none}, _) -> St;
+reported(St = #{rep := Rep}, Evs) ->
+    St#{rep := lists:foldl(fun({true, P}, R) -> R#{P => []};
+                              ({false, P}, R) -> maps:remove(P, R)
+                           end, Rep, Evs)};
+reported(St, _) -> St.
 
 frames(<<Len:32, Pkt:Len/binary, Rest/binary>>, St) ->
     frames(Rest, packet(Pkt, St));
@@ -223,7 +234,7 @@ handle(Ctl = {6, _, _, rex}, {big, From, Bin}, St) ->
 handle(Ctl, {clusterd_resync, Cr}, St = #{i := I, fwd := {_, Cr}})
   when element(1, Ctl) =:= 2; element(1, Ctl) =:= 22 ->
     cnt(I, ?K_RESYNC),
-    snapshot(St);
+    resync(St);
 handle(Ctl, {clusterd_stop, _}, St = #{i := I, fwd := F})
   when element(1, Ctl) =:= 2; element(1, Ctl) =:= 22 ->
     cnt(I, ?K_STOP),
@@ -265,7 +276,9 @@ rpc(erlang, spawn, [erl_eval, eval_str, [Src]], St = #{i := I, fwd := F0, pidn :
                                            enc(nodedown)]),
               info_up => enc([{node_type, visible}]),
               info_down => enc([{node_type, visible}, {nodedown_reason, disconnect}]),
-              snap => iolist_to_binary([112, Ctl, 131, 104, 5, enc(clusterd_nodes), Common])},
+              snap => iolist_to_binary([112, Ctl, 131, 104, 5, enc(clusterd_nodes), Common]),
+              unch => iolist_to_binary([112, Ctl, 131, 104, 5, enc(clusterd_unchanged),
+                                        Common])},
     {Pid, St#{fwd := {Pid, Cr}, heads => Heads, pidn := P + 1, snap_now => true}};
 rpc(erl_eval, eval_str, [Src], St = #{i := I}) ->
     cnt(I, ?K_EVAL),
@@ -390,14 +403,31 @@ bits(W, K, Lim, J0, Acc) ->
     bits(W, K + 1, Lim, J0, Acc2).
 
 snapshot(St = #{fwd := none}) -> St;
-snapshot(St = #{i := I, heads := H}) ->
+snapshot(St = #{i := I}) -> snapshot(St, peers_of(I)).
+
+snapshot(St = #{i := I, heads := H}, Ps) ->
     cnt(I, ?K_SNAP),
-    Tail = case peers_of(I) of
+    Tail = case Ps of
                [] -> [106];
-               Ps -> [108, <<(length(Ps)):32>>, [atom_enc(J) || J <- Ps], 106]
+               _ -> [108, <<(length(Ps)):32>>, [atom_enc(J) || J <- Ps], 106]
            end,
     send_raw(St, [maps:get(snap, H), Tail]),
-    St.
+    St#{rep => maps:from_list([{J, []} || J <- Ps])}.
+
+%% As the forwarder does: compare the real links with what was reported;
+%% a short answer when equal, the whole list when not.
+resync(St = #{fwd := none}) -> St;
+resync(St = #{i := I, heads := H, rep := Rep}) ->
+    Ps = peers_of(I),
+    case length(Ps) =:= map_size(Rep) andalso lists:all(fun(J) -> maps:is_key(J, Rep) end, Ps) of
+        true ->
+            cnt(I, ?K_UNCHANGED),
+            send_raw(St, [maps:get(unch, H), enc(map_size(Rep))]),
+            St;
+        false ->
+            snapshot(St, Ps)
+    end;
+resync(St) -> snapshot(St).
 
 %% ---- fake EPMD ----
 
@@ -456,7 +486,7 @@ ctl([<<"stats">>]) ->
     G = g(),
     Kinds = [{spawn, ?K_SPAWN}, {eval, ?K_EVAL}, {map, ?K_MAP}, {other_rpc, ?K_OTHER},
              {resync, ?K_RESYNC}, {stop, ?K_STOP}, {other_msg, ?K_MSG},
-             {handshakes, ?K_HS}, {events, ?K_EVENTS}, {snapshots, ?K_SNAP},
+             {handshakes, ?K_HS}, {events, ?K_EVENTS}, {snapshots, ?K_SNAP}, {unchanged, ?K_UNCHANGED},
              {bytes_out, ?K_BYTES_OUT}],
     PerKind = [{K, [counters:get(C, I * ?NK + Ix) || I <- lists:seq(0, N - 1)]}
                || {K, Ix} <- Kinds],

@@ -36,7 +36,8 @@ defmodule Clusterd.HttpMetricsTest do
              hd(Prometheus.series(m, "clusterd_topology_members"))
 
     for name <- ~w(clusterd_members clusterd_links_missing clusterd_heals_total
-                   clusterd_connects_total clusterd_node_events_total clusterd_actions_total
+                   clusterd_connects_total clusterd_node_events_total clusterd_resyncs_unchanged_total
+                   clusterd_actions_total
                    clusterd_config_reloads_total clusterd_build_info) do
       assert Map.has_key?(m.types, name), "no #{name} family"
     end
