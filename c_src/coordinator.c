@@ -53,7 +53,11 @@ static void count_links(coordinator *co, const mesh_graph *desired, const mesh_g
     if (!known) return;
     for (size_t a = 0; a < n; a++)
         known[a] = !co->members[a]->gone && co->members[a]->has_snapshot;
-    mesh_count_links(desired, observed, known, &co->links_seen, &co->links_missing);
+    uint64_t seen, missing;
+    if (mesh_count_links(desired, observed, known, &seen, &missing) == 0) {
+        co->links_seen = seen;
+        co->links_missing = missing;
+    }
     free(known);
 }
 

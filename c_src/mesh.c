@@ -133,27 +133,6 @@ int mesh_graph_add_clique(mesh_graph *g, const size_t *nodes, size_t k)
     return 0;
 }
 
-void mesh_count_links(const mesh_graph *desired, const mesh_graph *observed, const bool *include,
-                      uint64_t *linked, uint64_t *missing)
-{
-    size_t n = desired->n, stride = graph_stride(n);
-    uint64_t seen = 0, all = 0;
-    for (size_t a = 0; a < n && observed->n == n; a++) {
-        if (include && !include[a]) continue;
-        const uint64_t *d = graph_row(desired, a), *o = graph_row(observed, a);
-        for (size_t i = a / WORD_BITS; i < stride; i++) {
-            for (uint64_t w = d[i]; w != 0; w &= w - 1) {
-                size_t b = i * WORD_BITS + (size_t)__builtin_ctzll(w);
-                if (b <= a || b >= n || (include && !include[b])) continue;
-                all++;
-                if ((o[i] & bit_mask(b)) && bits_test(graph_row(observed, b), a)) seen++;
-            }
-        }
-    }
-    *linked = seen;
-    *missing = all - seen;
-}
-
 /* In-place transpose of a 64 x 64 bit block (row r = w[r], column c = bit c):
  * swap the off-diagonal quadrants at every scale (Hacker's Delight 7-3,
  * mirrored for least-significant-bit-first columns). */
@@ -196,6 +175,43 @@ static size_t words_popcount(const uint64_t *words, size_t stride)
     for (size_t i = 0; i < stride; i++)
         c += (size_t)__builtin_popcountll(words[i]);
     return c;
+}
+
+int mesh_count_links(const mesh_graph *desired, const mesh_graph *observed, const bool *include,
+                     uint64_t *linked, uint64_t *missing)
+{
+    size_t n = desired->n, stride = graph_stride(n);
+    *linked = *missing = 0;
+    if (n == 0 || observed->n != n) return 0;
+    uint64_t *obs_t = matrix_alloc(n, stride);
+    uint64_t *incl = calloc(stride, sizeof(uint64_t));
+    if (obs_t == NULL || incl == NULL) {
+        free(obs_t);
+        free(incl);
+        errno = ENOMEM;
+        return -1;
+    }
+    for (size_t a = 0; a < n; a++)
+        if (include == NULL || include[a]) bits_set(incl, a);
+    matrix_transpose(obs_t, observed->bits, n);
+    uint64_t seen = 0, all = 0;
+    for (size_t a = 0; a < n; a++) {
+        if (!bits_test(incl, a)) continue;
+        const uint64_t *d = graph_row(desired, a), *o = graph_row(observed, a);
+        const uint64_t *ot = obs_t + a * stride;
+        for (size_t i = a / WORD_BITS; i < stride; i++) {
+            uint64_t above =
+                i == a / WORD_BITS ? ~(((uint64_t)2 << (a % WORD_BITS)) - 1) : ~(uint64_t)0;
+            uint64_t want = d[i] & incl[i] & above;
+            all += (uint64_t)__builtin_popcountll(want);
+            seen += (uint64_t)__builtin_popcountll(want & o[i] & ot[i]);
+        }
+    }
+    free(obs_t);
+    free(incl);
+    *linked = seen;
+    *missing = all - seen;
+    return 0;
 }
 
 /* Writes the set bits of words (ascending) into out; returns how many. */
@@ -314,11 +330,13 @@ static int plan_disconnects(const mesh_input *in, const uint64_t *active, const 
 /* Which members act: a greedy vertex cover of the work graph (the member
  * with most uncovered links, lowest index on ties, until every link has an
  * actor). Marks cover[] and leaves work intact; deg is consumed. Each pick
- * is an O(n) scan plus O(degree) updates, at most n picks. */
-static void plan_cover(size_t n, const uint64_t *work, size_t *deg, uint64_t *covered_row,
-                       bool *cover)
+ * is an O(n) scan plus O(degree) updates. Stops after `limit` picks (0: no
+ * limit); order[] (may be NULL) receives the picks in greedy order. Returns
+ * true when every link has an actor. */
+static bool plan_cover(size_t n, const uint64_t *work, size_t *deg, uint64_t *covered_row,
+                       bool *cover, size_t limit, size_t *order, size_t *n_picks)
 {
-    size_t stride = graph_stride(n);
+    size_t stride = graph_stride(n), picks = 0;
     for (;;) {
         size_t best = 0, best_deg = 0;
         for (size_t a = 0; a < n; a++) {
@@ -327,7 +345,13 @@ static void plan_cover(size_t n, const uint64_t *work, size_t *deg, uint64_t *co
                 best = a;
             }
         }
-        if (best_deg == 0) return;
+        if (best_deg == 0) break;
+        if (limit > 0 && picks == limit) {
+            *n_picks = picks;
+            return false;
+        }
+        if (order) order[picks] = best;
+        picks++;
         cover[best] = true;
         bits_set(covered_row, best);
         deg[best] = 0;
@@ -339,6 +363,8 @@ static void plan_cover(size_t n, const uint64_t *work, size_t *deg, uint64_t *co
             }
         }
     }
+    *n_picks = picks;
+    return true;
 }
 
 /* Assigns every missing link to one actor of the cover: to the only actor
@@ -395,33 +421,30 @@ static void plan_assign(size_t n, const uint64_t *work, const bool *cover, uint6
     }
 }
 
-/* At most max CONNECTs: the first max actors of the cover (ascending), each
- * with every link in its work row except those to an actor before it (that
- * one has the link). chosen (a row) is overwritten. */
-static int plan_window(size_t n, const uint64_t *work, const size_t *load, size_t max,
-                       uint64_t *chosen, mesh_plan *out)
+/* The window: the k greedy picks in order[] act, each with every link in
+ * its work row except those to a pick before it (that one has the link). */
+static int plan_window(size_t n, const uint64_t *work, const size_t *order, size_t k,
+                       mesh_plan *out)
 {
     size_t stride = graph_stride(n);
     uint64_t *row = calloc(stride, sizeof(uint64_t));
-    if (row == NULL) return -1;
-    memset(chosen, 0, stride * sizeof(uint64_t));
-    size_t k = 0;
-    for (size_t a = 0; a < n && k < max; a++) {
-        if (load[a] == 0) continue;
+    uint64_t *chosen = calloc(stride, sizeof(uint64_t));
+    int rc = -1;
+    if (row == NULL || chosen == NULL) goto out;
+    for (size_t p = 0; p < k; p++) {
+        size_t a = order[p];
         const uint64_t *w = work + a * stride;
         for (size_t i = 0; i < stride; i++)
             row[i] = w[i] & ~chosen[i];
         bits_set(chosen, a);
         size_t count = words_popcount(row, stride);
-        if (count == 0) continue;
-        if (plan_push(out, MESH_CONNECT, a, row, stride, count) != 0) {
-            free(row);
-            return -1;
-        }
-        k++;
+        if (count > 0 && plan_push(out, MESH_CONNECT, a, row, stride, count) != 0) goto out;
     }
+    rc = 0;
+out:
     free(row);
-    return 0;
+    free(chosen);
+    return rc;
 }
 
 /* One CONNECT per member with assigned links, in ascending member order;
@@ -432,19 +455,20 @@ static int plan_connects(size_t n, uint64_t *work, size_t *deg, uint64_t *spare_
     size_t stride = graph_stride(n);
     bool *cover = calloc(n, sizeof(bool));
     size_t *load = calloc(n, sizeof(size_t));
-    uint64_t *assign = matrix_alloc(n, stride);
+    size_t *order = max > 0 ? calloc(max, sizeof(size_t)) : NULL;
+    uint64_t *assign = NULL;
     int rc = -1;
-    if (cover == NULL || load == NULL || assign == NULL) goto out;
+    if (cover == NULL || load == NULL || (max > 0 && order == NULL)) goto out;
     memset(spare_row, 0, stride * sizeof(uint64_t));
-    plan_cover(n, work, deg, spare_row, cover);
-    plan_assign(n, work, cover, assign, load);
-    size_t actors = 0;
-    for (size_t a = 0; a < n; a++)
-        actors += load[a] > 0;
-    if (max > 0 && actors > max) {
-        rc = plan_window(n, work, load, max, spare_row, out);
+    size_t picks = 0;
+    if (!plan_cover(n, work, deg, spare_row, cover, max, order, &picks)) {
+        /* more actors than the window: its picks act, the rest waits */
+        rc = plan_window(n, work, order, picks, out);
         goto out;
     }
+    assign = matrix_alloc(n, stride);
+    if (assign == NULL) goto out;
+    plan_assign(n, work, cover, assign, load);
     for (size_t a = 0; a < n; a++) {
         if (load[a] == 0) continue;
         if (plan_push(out, MESH_CONNECT, a, assign + a * stride, stride, load[a]) != 0) goto out;
@@ -453,6 +477,7 @@ static int plan_connects(size_t n, uint64_t *work, size_t *deg, uint64_t *spare_
 out:
     free(cover);
     free(load);
+    free(order);
     free(assign);
     if (rc != 0) errno = ENOMEM;
     return rc;

@@ -29,9 +29,10 @@ uint64_t *mesh_graph_row(const mesh_graph *g, size_t a);
  * in O(k * n / 64) word operations. 0, or -1 when out of memory. */
 int mesh_graph_add_clique(mesh_graph *g, const size_t *nodes, size_t k);
 /* Desired pairs a < b with include[a] and include[b] (include may be NULL:
- * every node): *linked gets those observed both ways, *missing the rest. */
-void mesh_count_links(const mesh_graph *desired, const mesh_graph *observed, const bool *include,
-                      uint64_t *linked, uint64_t *missing);
+ * every node): *linked gets those observed both ways, *missing the rest.
+ * Word-parallel (one transpose). 0, or -1 when out of memory (both 0). */
+int mesh_count_links(const mesh_graph *desired, const mesh_graph *observed, const bool *include,
+                     uint64_t *linked, uint64_t *missing);
 
 typedef struct mesh_input {
     size_t n;
