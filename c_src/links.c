@@ -365,37 +365,36 @@ static void link_handle_rpc_reply(mlink *l, const dist_msg *m)
  * every nodeup/nodedown, all from one process, so order is kept; it exits
  * when clusterd's connection goes (monitor_node), leaving nothing behind.
  * It keeps what it has reported (the last list, updated by the events it
- * forwarded) as a map; a resync compares the real nodes() with it and
- * answers {clusterd_unchanged, Cr, Node, Pid, Count} when they are equal,
- * the whole list only when they differ: the safety-net poll costs O(1)
- * bytes per member instead of O(n), and a drift is still caught. */
+ * forwarded) as a map. A resync first forwards the events already waiting
+ * in its mailbox (a link made just before is then no difference), then
+ * compares the real nodes() with what it reported and answers
+ * {clusterd_unchanged, Cr, Node, Pid, Count} when they are equal, the whole
+ * list only when they differ: the safety-net poll costs O(1) bytes per
+ * member instead of O(n), and a drift is still caught. */
 static int forwarder_source(const links *ls, char *out, size_t outlen)
 {
+    static const char body[] =
+        "erlang:monitor_node(C, true),\n"
+        "ok = net_kernel:monitor_nodes(true, [nodedown_reason]),\n"
+        "K = fun(Ns) -> maps:from_list([{N, []} || N <- Ns]) end,\n"
+        "S = fun(Ns) -> {clusterd, C} ! {clusterd_nodes, Cr, node(), Me, Ns}, K(Ns) end,\n"
+        "E = fun(Ev, N, I) -> {clusterd, C} ! {clusterd_event, Cr, node(), Me, Ev, N, I} end,\n"
+        "U = fun(nodeup, N, R) -> maps:put(N, [], R); (nodedown, N, R) -> maps:remove(N, R) end,\n"
+        "F = fun Flush(R) -> receive {Ev, N, I} when Ev =:= nodeup; Ev =:= nodedown ->\n"
+        "  E(Ev, N, I), Flush(U(Ev, N, R)) after 0 -> R end end,\n"
+        "L = fun Loop(R) -> receive\n"
+        "  {nodedown, C} -> exit(normal);\n"
+        "  {clusterd_stop, Cr} -> exit(normal);\n"
+        "  {clusterd_resync, Cr} -> R1 = F(R), Ns = nodes(), case K(Ns) of\n"
+        "    R1 -> {clusterd, C} ! {clusterd_unchanged, Cr, node(), Me, maps:size(R1)}, Loop(R1);\n"
+        "    _ -> Loop(S(Ns)) end;\n"
+        "  {Ev, N, I} when Ev =:= nodeup; Ev =:= nodedown -> E(Ev, N, I), Loop(U(Ev, N, R));\n"
+        "  _ -> Loop(R)\n"
+        "end end,\n"
+        "L(S(nodes())).\n";
     const cnode *cn = ls->cn;
     int n =
-        snprintf(out, outlen,
-                 "C = '%s', Cr = %u, Me = self(),\n"
-                 "erlang:monitor_node(C, true),\n"
-                 "ok = net_kernel:monitor_nodes(true, [nodedown_reason]),\n"
-                 "K = fun(Ns) -> maps:from_list([{N, []} || N <- Ns]) end,\n"
-                 "S = fun(Ns) -> {clusterd, C} ! {clusterd_nodes, Cr, node(), Me, Ns}, K(Ns) end,\n"
-                 "L = fun Loop(R) -> receive\n"
-                 "  {nodedown, C} -> exit(normal);\n"
-                 "  {clusterd_stop, Cr} -> exit(normal);\n"
-                 "  {clusterd_resync, Cr} -> Ns = nodes(), case K(Ns) of\n"
-                 "    R -> {clusterd, C} ! {clusterd_unchanged, Cr, node(), Me, maps:size(R)}, "
-                 "Loop(R);\n"
-                 "    _ -> Loop(S(Ns)) end;\n"
-                 "  {nodeup, N, I} ->\n"
-                 "    {clusterd, C} ! {clusterd_event, Cr, node(), Me, nodeup, N, I}, "
-                 "Loop(maps:put(N, [], R));\n"
-                 "  {nodedown, N, I} ->\n"
-                 "    {clusterd, C} ! {clusterd_event, Cr, node(), Me, nodedown, N, I}, "
-                 "Loop(maps:remove(N, R));\n"
-                 "  _ -> Loop(R)\n"
-                 "end end,\n"
-                 "L(S(nodes())).\n",
-                 cn->name, cn->creation);
+        snprintf(out, outlen, "C = '%s', Cr = %u, Me = self(),\n%s", cn->name, cn->creation, body);
     return (n > 0 && (size_t)n < outlen) ? 0 : -1;
 }
 

@@ -417,7 +417,11 @@ snapshot(St = #{i := I, heads := H}, Ps) ->
 %% As the forwarder does: compare the real links with what was reported;
 %% a short answer when equal, the whole list when not.
 resync(St = #{fwd := none}) -> St;
-resync(St = #{i := I, heads := H, rep := Rep}) ->
+resync(St0 = #{rep := _}) ->
+    %% as the forwarder does: the events already waiting go out first
+    Evs = drain_events(1000000),
+    send_many(St0, [event_pkt(St0, U, P) || {U, P} <- Evs]),
+    St = #{i := I, heads := H, rep := Rep} = reported(St0, Evs),
     Ps = peers_of(I),
     case length(Ps) =:= map_size(Rep) andalso lists:all(fun(J) -> maps:is_key(J, Rep) end, Ps) of
         true ->
