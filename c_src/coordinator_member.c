@@ -123,6 +123,21 @@ void pair_prune(member *m, uint64_t now_ms)
         m->pairs[k++] = *p;
     }
     m->n_pairs = k;
+    /* Give the room back: a member that connected thousands of peers in
+     * one action would otherwise keep an entry per peer allocated for good
+     * (16 bytes x n per member: hundreds of MiB at 5,000). */
+    if (k == 0) {
+        free(m->pairs);
+        m->pairs = NULL;
+        m->cap_pairs = 0;
+    } else if (m->cap_pairs > 32 && k < m->cap_pairs / 4) {
+        size_t cap = k * 2;
+        pair_state *np = realloc(m->pairs, cap * sizeof(*np));
+        if (np) {
+            m->pairs = np;
+            m->cap_pairs = cap;
+        }
+    }
 }
 
 void pair_record_result(pair_state *p, bool ok, uint64_t now_ms, const config *cfg)

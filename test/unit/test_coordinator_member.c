@@ -213,6 +213,33 @@ static void test_pairs_sorted_and_pruned(void **state)
     assert_false(p0->in_flight);
     assert_int_equal(p0->delay_ms, 0);
     assert_int_equal(p0->not_before_ms, 0);
+    /* the room of pruned pairs is given back: keep 5 of them */
+    assert_int_equal(m.cap_pairs, 128);
+    for (size_t k = 5; k < m.n_pairs; k++) {
+        m.pairs[k].in_flight = false;
+        m.pairs[k].delay_ms = 0;
+        m.pairs[k].not_before_ms = 0;
+    }
+    uint32_t kept[5];
+    for (size_t k = 0; k < 5; k++) {
+        m.pairs[k].in_flight = true;
+        kept[k] = m.pairs[k].peer;
+    }
+    pair_prune(&m, 1000 + 10000);
+    assert_int_equal(m.n_pairs, 5);
+    assert_int_equal(m.cap_pairs, 10);
+    for (size_t k = 0; k < 5; k++)
+        assert_int_equal(m.pairs[k].peer, kept[k]);
+    /* everything pruned: nothing stays allocated */
+    for (size_t k = 0; k < m.n_pairs; k++) {
+        m.pairs[k].in_flight = false;
+        m.pairs[k].delay_ms = 0;
+        m.pairs[k].not_before_ms = 0;
+    }
+    pair_prune(&m, 1000 + 10000);
+    assert_int_equal(m.n_pairs, 0);
+    assert_int_equal(m.cap_pairs, 0);
+    assert_null(m.pairs);
     free(m.pairs);
     namepool_free(&pool);
 }
