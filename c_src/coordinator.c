@@ -13,6 +13,7 @@
 #include <string.h>
 #ifdef __GLIBC__
 #include <malloc.h>
+#include <unistd.h>
 #endif
 
 #include "http.h"
@@ -60,6 +61,20 @@ static void count_links(coordinator *co, const mesh_graph *desired, const mesh_g
     }
     free(known);
 }
+
+#ifdef __GLIBC__
+/* Resident set in KiB (-1 when unknown), for the trim log line. */
+static long resident_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, resident = -1;
+    if (!f) return -1;
+    if (fscanf(f, "%ld %ld", &size, &resident) != 2) resident = -1;
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return resident < 0 || page <= 0 ? -1 : resident * (page / 1024);
+}
+#endif
 
 static uint64_t thread_cpu_us(void)
 {
@@ -268,7 +283,14 @@ static void reconcile(coordinator *co)
     if (co->trim_due && co->connects_in_flight == 0) {
         co->trim_due = false;
 #ifdef __GLIBC__
+        long before = resident_kib();
         malloc_trim(0);
+        long after = resident_kib();
+        char b[24], a[24];
+        snprintf(b, sizeof(b), "%ld", before);
+        snprintf(a, sizeof(a), "%ld", after);
+        log_event(LOG_LEVEL_INFO, "heap trimmed after large actions", "rss_kib_before", b,
+                  "rss_kib_after", a, LOG_END);
 #endif
     }
 out:
