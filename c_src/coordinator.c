@@ -133,6 +133,11 @@ static void reconcile(coordinator *co)
         coordinator_schedule_reconcile(co, hold);
         return;
     }
+    /* More than half the connect window in flight: the next answer plans
+     * again (every action answer schedules a pass). Refilling once half of
+     * it is free makes about n / (CONNECT_WINDOW / 2) passes of O(n^2 / 64)
+     * for a cold start instead of one per answer. */
+    if (co->connects_in_flight >= CONNECT_WINDOW / 2) return;
     uint64_t t0 = uv_hrtime();
     uint64_t cpu0 = thread_cpu_us();
     size_t n = co->n_members;
@@ -203,12 +208,7 @@ static void reconcile(coordinator *co)
                      .observed = &observed,
                      .gone = gone,
                      .suppressed = &suppressed};
-    /* Refill the window once half of it is free: a pass per answer would
-     * plan n / 1 times instead of about n / (CONNECT_WINDOW / 2). */
-    if (co->connects_in_flight >= CONNECT_WINDOW / 2)
-        in.hold_connects = true;
-    else
-        in.max_connects = CONNECT_WINDOW - co->connects_in_flight;
+    in.max_connects = CONNECT_WINDOW - co->connects_in_flight;
     if (mesh_plan_actions(&in, &plan) < 0) {
         log_errorf("reconcile: out of memory");
         goto out;

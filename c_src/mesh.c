@@ -538,8 +538,7 @@ int mesh_plan_actions(const mesh_input *in, mesh_plan *out)
 
     /* scratch's first row is free again: reuse it for the disconnect rows */
     if (plan_disconnects(in, active, gone, scratch, out) != 0) goto out;
-    if (!in->hold_connects && plan_connects(n, work, deg, scratch, in->max_connects, out) != 0)
-        goto out;
+    if (plan_connects(n, work, deg, scratch, in->max_connects, out) != 0) goto out;
     rc = 0;
 
 out:

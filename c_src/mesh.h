@@ -55,8 +55,6 @@ typedef struct mesh_input {
      * before it in this plan), so a member that acted has nothing left to
      * do: a bounded window of actions in flight costs no extra RPC. */
     size_t max_connects;
-    /* hold_connects: plan no CONNECT this round (the window is full). */
-    bool hold_connects;
 } mesh_input;
 
 typedef enum { MESH_CONNECT, MESH_DISCONNECT } mesh_action_kind;

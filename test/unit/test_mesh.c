@@ -1116,8 +1116,7 @@ static void test_large_mesh(void **state)
  * with at most W connects planned per pass, each answered one pass later
  * (its pairs suppressed while in flight), converges with every member
  * getting at most one CONNECT over the whole run, and no pass plans more
- * than W. With hold_connects a pass plans no CONNECT but still counts the
- * missing links and plans disconnects. */
+ * than W. */
 static void test_connect_window(void **state)
 {
     (void)state;
@@ -1166,25 +1165,6 @@ static void test_connect_window(void **state)
     w.use_suppressed = false;
     assert_true(converged(&w, false));
 
-    /* hold_connects: missing links counted, no CONNECT; a disconnect still goes */
-    world h;
-    world_init(&h, 4);
-    desire_all(&h);
-    for (size_t b = 0; b < 4; b++) {
-        mesh_graph_set(&h.desired, 3, b, false);
-        mesh_graph_set(&h.desired, b, 3, false);
-    }
-    h.gone[3] = true;
-    mesh_graph_set_pair(&h.observed, 0, 3, true);
-    mesh_input in = world_input(&h);
-    in.hold_connects = true;
-    mesh_plan p;
-    assert_int_equal(mesh_plan_actions(&in, &p), 0);
-    assert_int_equal(p.n_missing, 3);
-    assert_int_equal(count_kind(&p, MESH_CONNECT), 0);
-    assert_int_equal(count_kind(&p, MESH_DISCONNECT), 1);
-    mesh_plan_free(&p);
-    world_free(&h);
     world_free(&w);
 }
 
