@@ -173,7 +173,8 @@ Target: ≤ 2 RPCs per member.
 |---|---|---|---|---|---|---|---|---|---|
 ${rows_steady}
 The safety-net poll is a plain message \`{clusterd_resync, Cr}\` to each member's forwarder
-(not an RPC); each answer is the member's whole \`nodes()\`. Targets: 0 RPCs per steady minute
+(not an RPC); the forwarder answers \`{clusterd_unchanged, ...}\` when its real \`nodes()\` is what it
+has reported, the whole list only when it differs (the "nodes() snapshots" column). Targets: 0 RPCs per steady minute
 beyond the poll; reconcile ≤ 50 ms CPU at 1,000 members.
 
 ### Resources (after the steady period)
