@@ -12,6 +12,7 @@
 #include "transport.h"
 
 #define CONN_READ_CHUNK 65536
+#define CONN_KEEP_OUTBUF 16384 /* an empty send buffer larger than this is freed */
 
 static void conn_update_poll(conn *c);
 
@@ -81,6 +82,14 @@ static int conn_flush(conn *c)
     }
     if (c->out_off == c->out_len) {
         c->out_off = c->out_len = 0;
+        /* A large packet (a connect action with thousands of targets) grew
+         * the buffer: give it back once sent instead of holding it per link
+         * for good (256 KiB x 5,000 members). Small ones are kept. */
+        if (c->out_cap > CONN_KEEP_OUTBUF) {
+            free(c->out);
+            c->out = NULL;
+            c->out_cap = 0;
+        }
     } else if (c->out_off > c->out_cap / 2) {
         memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
         c->out_len -= c->out_off;

@@ -85,6 +85,53 @@ static void test_send_buffer_cap_drops_a_peer_that_does_not_read(void **state)
     close(sv[1]);
 }
 
+/* A large packet grows the send buffer; once it has all gone out the
+ * buffer is freed (a link must not keep the room of its largest packet for
+ * good), while a small one keeps its buffer. */
+static void test_large_send_buffer_freed_once_drained(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    nonblocking(sv[0]);
+    nonblocking(sv[1]);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    closed_rec rec = {0};
+    conn *c = conn_open(&loop, sv[0], "big@127.0.0.1", 60, on_msg, on_closed, &rec);
+    assert_non_null(c);
+
+    char small[8] = {0, 0, 0, 4, 0, 0, 0, 0};
+    assert_int_equal(conn_send_packet(c, small, sizeof(small)), 0);
+    size_t plen = 300000;
+    char *pkt = calloc(1, plen);
+    assert_non_null(pkt);
+    pkt[1] = (char)((plen - 4) >> 16);
+    pkt[2] = (char)((plen - 4) >> 8);
+    pkt[3] = (char)(plen - 4);
+    assert_int_equal(conn_send_packet(c, pkt, plen), 0);
+    size_t got = 0;
+    char sink[65536];
+    for (int i = 0; i < 10000 && got < plen + sizeof(small); i++) {
+        ssize_t r = read(sv[1], sink, sizeof(sink));
+        if (r > 0) got += (size_t)r;
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    assert_int_equal(got, plen + sizeof(small));
+    assert_int_equal(c->out_len, 0);
+    assert_null(c->out);
+    assert_int_equal(c->out_cap, 0);
+    assert_int_equal(rec.closed, 0);
+    /* a small packet afterwards: sent, and its small buffer may stay */
+    assert_int_equal(conn_send_packet(c, small, sizeof(small)), 0);
+    assert_true(c->out_cap <= 16384);
+    free(pkt);
+    conn_close(c, "test over");
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    close(sv[1]);
+}
+
 /* The peer has written far more than one wake-up may read: one turn of the
  * loop reads at most CONN_READS_PER_WAKEUP chunks, later turns read the
  * rest (nothing is lost, nothing waits for an edge that never comes). */
@@ -146,6 +193,7 @@ int main(void)
     ei_init(); /* conn_close ends with ei_close_connection */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_send_buffer_cap_drops_a_peer_that_does_not_read),
+        cmocka_unit_test(test_large_send_buffer_freed_once_drained),
         cmocka_unit_test(test_reads_per_wakeup_are_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
