@@ -102,9 +102,11 @@ static void action_done(mlink *l, int status, const char *buf, int idx, const ch
         if (p) pair_record_result(p, ok, now, co->cfg);
         if (ok && a->kind == MESH_CONNECT) co->heals++;
         const char *verb = a->kind == MESH_CONNECT ? "connect" : "disconnect";
-        if (!ok || log_enabled(LOG_LEVEL_DEBUG)) {
-            const char *why = status != 0                 ? res
-                              : strcmp(res, "false") == 0 ? "false (unreachable from this node)"
+        /* A failed RPC (timeout, link down) fails every target alike: one
+         * line for the action below, not one per target (a connect with
+         * thousands of targets logged thousands of lines). */
+        if (status == 0 && (!ok || log_enabled(LOG_LEVEL_DEBUG))) {
+            const char *why = strcmp(res, "false") == 0 ? "false (unreachable from this node)"
                               : strcmp(res, "ignored") == 0
                                   ? "ignored (distribution not started there)"
                                   : res;
@@ -116,6 +118,14 @@ static void action_done(mlink *l, int status, const char *buf, int idx, const ch
                              a->targets[k], res);
             if (w > 0) off += (size_t)w;
         }
+    }
+    if (status != 0) {
+        char cnt[24];
+        snprintf(cnt, sizeof(cnt), "%zu", a->n_targets);
+        log_event(LOG_LEVEL_WARN, "action failed", "action",
+                  a->kind == MESH_CONNECT ? "connect" : "disconnect", "on", a->on, "targets", cnt,
+                  "first", a->n_targets ? a->targets[0] : "", "result", reason ? reason : "failed",
+                  LOG_END);
     }
     if (status == 0 && arity != (int)a->n_targets)
         log_event(LOG_LEVEL_WARN, "action: unexpected reply shape", "on", a->on, LOG_END);
