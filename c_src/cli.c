@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cookie.h"
+#include "secret.h"
 #include "log.h"
 #include "nodename.h"
 #include "resolve.h"
@@ -151,7 +152,7 @@ int cli_make_cnode(const cli_opts *o, const config *cfg, const char *peer_hint, 
     }
     int rc =
         cnode_init_tls(cn, name, longnames, cookie, cfg ? cfg->node.tls : NULL, err, sizeof(err));
-    cookie_wipe(cookie, sizeof(cookie));
+    secret_wipe(cookie, sizeof(cookie));
     if (rc < 0) {
         fprintf(stderr, "clusterd: %s\n", err);
         return -1;

@@ -16,7 +16,4 @@
 int cookie_load(const char *cli_file, const char *cfg_file, const char *cfg_env, char *out,
                 size_t outlen, char *source, size_t sourcelen, char *err, size_t errlen);
 
-/* Overwrites a cookie buffer so it does not linger in memory. */
-void cookie_wipe(char *buf, size_t len);
-
 #endif

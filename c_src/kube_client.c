@@ -2,6 +2,8 @@
  * See kube_client.h. */
 #include "kube_client.h"
 
+#include "secret.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
@@ -169,10 +171,12 @@ static void token_refresh(kube_client *kc)
                   strerror(errno), LOG_END);
         return;
     }
+    setvbuf(f, NULL, _IONBF, 0); /* no stdio buffer holding a copy */
     char buf[TOKEN_MAX_BYTES + 1];
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
     if (n > TOKEN_MAX_BYTES) {
+        secret_wipe(buf, sizeof buf);
         log_event(LOG_LEVEL_WARN, "token file too large; ignored", "file", path, LOG_END);
         return;
     }
@@ -180,16 +184,18 @@ static void token_refresh(kube_client *kc)
         n--;
     buf[n] = '\0';
     if (strpbrk(buf, "\r\n") != NULL) {
+        secret_wipe(buf, sizeof buf);
         log_event(LOG_LEVEL_WARN, "token file holds more than one line; ignored", "file", path,
                   LOG_END);
         return;
     }
     kc->stats.token_reads++;
-    if (kc->token != NULL && strcmp(kc->token, buf) == 0) return;
-    char *t = strdup(buf);
+    bool same = kc->token != NULL && strcmp(kc->token, buf) == 0;
+    char *t = same ? NULL : strdup(buf);
+    secret_wipe(buf, sizeof buf);
     if (t == NULL) return;
     if (kc->token != NULL) log_event(LOG_LEVEL_INFO, "token file changed", "file", path, LOG_END);
-    free(kc->token);
+    secret_free(kc->token);
     kc->token = t;
 }
 
@@ -238,11 +244,10 @@ static void client_maybe_free(kube_client *kc)
     void *arg = kc->closed_arg;
     free(kc->url_base);
     free(kc->connect_to);
-    if (kc->token != NULL) memset(kc->token, 0, strlen(kc->token));
-    free(kc->token);
+    secret_free(kc->token);
     free(kc->exec_cert);
-    free(kc->exec_key);
-    free(kc->exec_buf);
+    secret_free(kc->exec_key);
+    secret_free_n(kc->exec_buf, kc->exec_len);
     free(kc);
     if (closed != NULL) closed(arg);
 }
@@ -512,8 +517,7 @@ static int request_setup(kube_request *rq)
         if (line == NULL) return -1;
         snprintf(line, n, "Authorization: Bearer %s", kc->token);
         struct curl_slist *next = curl_slist_append(rq->headers, line);
-        memset(line, 0, n);
-        free(line);
+        secret_free_n(line, n);
         if (next == NULL) return -1;
         rq->headers = next;
     }
@@ -570,10 +574,10 @@ static void exec_after_close(uv_handle_t *h)
         } else if (tok == NULL && (cert == NULL || key == NULL)) {
             snprintf(err, sizeof err, "exec plugin gave neither a token nor a client certificate");
         } else {
-            free(kc->token);
+            secret_free(kc->token);
             kc->token = tok ? strdup(tok) : NULL;
             free(kc->exec_cert);
-            free(kc->exec_key);
+            secret_free(kc->exec_key);
             kc->exec_cert = cert ? strdup(cert) : NULL;
             kc->exec_key = key ? strdup(key) : NULL;
             const char *exp = kube_json_str(st, "expirationTimestamp");
@@ -583,8 +587,7 @@ static void exec_after_close(uv_handle_t *h)
         }
         json_decref(o);
     }
-    if (kc->exec_buf != NULL) memset(kc->exec_buf, 0, kc->exec_len);
-    free(kc->exec_buf);
+    secret_free_n(kc->exec_buf, kc->exec_len);
     kc->exec_buf = NULL;
     kc->exec_len = 0;
     kc->exec = EXEC_IDLE;
@@ -641,16 +644,20 @@ static void exec_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
             kc->exec_failed_overflow = true;
             uv_process_kill(&kc->proc, SIGKILL);
         } else {
-            char *g = realloc(kc->exec_buf, kc->exec_len + (size_t)n + 1);
+            /* not realloc: the old block, holding the credential so far,
+             * would be freed unwiped */
+            char *g = malloc(kc->exec_len + (size_t)n + 1);
             if (g != NULL) {
-                kc->exec_buf = g;
+                if (kc->exec_len > 0) memcpy(g, kc->exec_buf, kc->exec_len);
                 memcpy(g + kc->exec_len, buf->base, (size_t)n);
+                secret_free_n(kc->exec_buf, kc->exec_len);
+                kc->exec_buf = g;
                 kc->exec_len += (size_t)n;
                 g[kc->exec_len] = '\0';
             }
         }
     }
-    free(buf->base);
+    if (buf->base != NULL) secret_free_n(buf->base, n > 0 ? (size_t)n : 0);
     if (n < 0) {
         exec_close_pipe(kc);
         if (kc->exec_exited) { /* the grace timer is running: done with it */

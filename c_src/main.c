@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "cli.h"
+#include "secret.h"
 #include "tls_transport.h"
 
 typedef struct command {
@@ -148,6 +149,9 @@ int main(int argc, char **argv)
         cli_help(NULL);
         return EXIT_USAGE;
     }
+    /* Every command may come to hold the cookie, a token or a key: no core
+     * dumps, no same-user ptrace (secret.h; CLUSTERD_DUMPABLE=1 opts out). */
+    (void)secret_protect_process();
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         print_version();

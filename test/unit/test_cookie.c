@@ -426,15 +426,6 @@ static void test_env_values_checked(void **state)
     assert_int_equal(strlen(r.cookie), COOKIE_MAX);
 }
 
-static void test_wipe(void **state)
-{
-    char buf[32];
-    memcpy(buf, "SensitiveCookieValue", 21);
-    cookie_wipe(buf, sizeof(buf));
-    for (size_t i = 0; i < sizeof(buf); i++)
-        assert_int_equal(buf[i], 0);
-}
-
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -453,7 +444,6 @@ int main(void)
         T(test_failing_source_does_not_fall_through),
         T(test_cookie_env_variable_missing),
         T(test_env_values_checked),
-        T(test_wipe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
