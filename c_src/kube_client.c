@@ -115,44 +115,6 @@ void kube_client_unauthorized(kube_client *kc)
     kc->exec_have = false;
 }
 
-/* ---- time ---- */
-
-long long kube_parse_time(const char *s)
-{
-    if (s == NULL) return -1;
-    int y, mo, d, h, mi, se, n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 || n != 19)
-        return -1;
-    const char *p = s + n;
-    if (*p == '.') {
-        p++;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    long off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om, m = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5) return -1;
-        off = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-        return -1;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = se};
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1) return -1;
-    return (long long)t - off;
-}
-
 /* ---- credentials ---- */
 
 /* Re-reads the token file when due (every 60 s, or after a 401). A read
@@ -562,30 +524,18 @@ static void exec_after_close(uv_handle_t *h)
         snprintf(err, sizeof err, "exec plugin exited with status %lld",
                  (long long)kc->exec_status);
     } else {
-        json_error_t je;
-        json_t *o = json_loadb(kc->exec_buf ? kc->exec_buf : "", kc->exec_len, 0, &je);
-        const json_t *st = json_object_get(o, "status");
-        const char *kind = kube_json_str(o, "kind");
-        const char *tok = kube_json_str(st, "token");
-        const char *cert = kube_json_str(st, "clientCertificateData");
-        const char *key = kube_json_str(st, "clientKeyData");
-        if (o == NULL || kind == NULL || strcmp(kind, "ExecCredential") != 0) {
-            snprintf(err, sizeof err, "exec plugin output is not an ExecCredential");
-        } else if (tok == NULL && (cert == NULL || key == NULL)) {
-            snprintf(err, sizeof err, "exec plugin gave neither a token nor a client certificate");
-        } else {
+        kube_exec_credential cr;
+        if (kube_exec_credential_parse(kc->exec_buf ? kc->exec_buf : "", kc->exec_len, &cr, err,
+                                       sizeof err) == 0) {
             secret_free(kc->token);
-            kc->token = tok ? strdup(tok) : NULL;
             free(kc->exec_cert);
             secret_free(kc->exec_key);
-            kc->exec_cert = cert ? strdup(cert) : NULL;
-            kc->exec_key = key ? strdup(key) : NULL;
-            const char *exp = kube_json_str(st, "expirationTimestamp");
-            kc->exec_expiry = exp ? kube_parse_time(exp) : 0;
-            if (kc->exec_expiry < 0) kc->exec_expiry = 0;
+            kc->token = cr.token; /* the client owns them now */
+            kc->exec_cert = cr.cert;
+            kc->exec_key = cr.key;
+            kc->exec_expiry = cr.expiry;
             kc->exec_have = true;
         }
-        json_decref(o);
     }
     secret_free_n(kc->exec_buf, kc->exec_len);
     kc->exec_buf = NULL;
