@@ -73,6 +73,16 @@ static int cookie_load_from(const char *cli_file, const char *cfg_file, const ch
                             char *out, size_t outlen, char *source, size_t sourcelen, char *err,
                             size_t errlen);
 
+/* Removes var from our environment after overwriting its value where it
+ * lies: for the variables we were started with that is the block the kernel
+ * shows as /proc/<pid>/environ, which unsetenv alone leaves as it was. */
+static void drop_env(const char *var)
+{
+    char *v = getenv(var);
+    if (v != NULL) secret_wipe(v, strlen(v));
+    unsetenv(var);
+}
+
 /* Loads the cookie (see cookie.h), then drops the variables that may hold it
  * from our environment, so that no child (a kubeconfig exec plugin, say)
  * inherits it. Called at start-up, before any thread runs. */
@@ -82,8 +92,8 @@ int cookie_load(const char *cli_file, const char *cfg_file, const char *cfg_env,
     int rc =
         cookie_load_from(cli_file, cfg_file, cfg_env, out, outlen, source, sourcelen, err, errlen);
     if (rc == 0) {
-        unsetenv("RELEASE_COOKIE");
-        if (cfg_env) unsetenv(cfg_env);
+        drop_env("RELEASE_COOKIE");
+        if (cfg_env) drop_env(cfg_env);
     }
     return rc;
 }

@@ -426,6 +426,26 @@ static void test_env_values_checked(void **state)
     assert_int_equal(strlen(r.cookie), COOKIE_MAX);
 }
 
+/* The variable's value is overwritten where it lies before it is removed:
+ * for the variables clusterd was started with, that is the block the kernel
+ * shows as /proc/<pid>/environ (unsetenv alone leaves it there). */
+static void test_env_value_wiped_where_it_lies(void **state)
+{
+    (void)state;
+    setenv("RELEASE_COOKIE", "WipedReleaseCookieValue", 1);
+    setenv("CLUSTERD_TEST_COOKIE", "WipedConfigEnvValue", 1);
+    char *rel = getenv("RELEASE_COOKIE");
+    char *cfg = getenv("CLUSTERD_TEST_COOKIE");
+    result r = load(NULL, NULL, "CLUSTERD_TEST_COOKIE");
+    expect_ok(&r, "WipedConfigEnvValue", "$CLUSTERD_TEST_COOKIE");
+    assert_null(getenv("RELEASE_COOKIE"));
+    assert_null(getenv("CLUSTERD_TEST_COOKIE"));
+    for (size_t i = 0; i < strlen("WipedReleaseCookieValue"); i++)
+        assert_int_equal(rel[i], 0);
+    for (size_t i = 0; i < strlen("WipedConfigEnvValue"); i++)
+        assert_int_equal(cfg[i], 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -444,6 +464,7 @@ int main(void)
         T(test_failing_source_does_not_fall_through),
         T(test_cookie_env_variable_missing),
         T(test_env_values_checked),
+        T(test_env_value_wiped_where_it_lies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
