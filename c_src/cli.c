@@ -124,6 +124,9 @@ config *cli_load_config(const cli_opts *o)
         fprintf(stderr, "%s\n", diag.warnings[i]);
     config_diag_free(&diag);
     if (rc != 0) return NULL;
+    /* Its cookie variable is kept from children even where the cookie itself
+     * is never loaded (discover runs exec credential plugins). */
+    cookie_env_register(cfg->node.cookie_env);
     /* Host names of members resolve through the configured servers too. */
     if (resolve_set_servers(cfg->nameservers, cfg->n_nameservers) != 0)
         fprintf(stderr, "clusterd: resolver.nameservers is too long; member host names resolve "

@@ -73,6 +73,34 @@ static int cookie_load_from(const char *cli_file, const char *cfg_file, const ch
                             char *out, size_t outlen, char *source, size_t sourcelen, char *err,
                             size_t errlen);
 
+#define SECRET_VARS_MAX 8
+static char secret_vars[SECRET_VARS_MAX][128];
+static size_t n_secret_vars;
+
+void cookie_env_register(const char *var)
+{
+    if (var == NULL || *var == '\0' || strlen(var) >= sizeof(secret_vars[0])) return;
+    for (size_t i = 0; i < n_secret_vars; i++)
+        if (strcmp(secret_vars[i], var) == 0) return;
+    if (n_secret_vars == SECRET_VARS_MAX) return;
+    snprintf(secret_vars[n_secret_vars++], sizeof(secret_vars[0]), "%s", var);
+}
+
+/* entry names var: "VAR=..." or exactly "VAR". */
+static bool entry_names(const char *entry, const char *var)
+{
+    size_t n = strlen(var);
+    return strncmp(entry, var, n) == 0 && (entry[n] == '=' || entry[n] == '\0');
+}
+
+bool cookie_env_secret(const char *entry)
+{
+    if (entry_names(entry, "RELEASE_COOKIE")) return true;
+    for (size_t i = 0; i < n_secret_vars; i++)
+        if (entry_names(entry, secret_vars[i])) return true;
+    return false;
+}
+
 /* Removes var from our environment after overwriting its value where it
  * lies: for the variables we were started with that is the block the kernel
  * shows as /proc/<pid>/environ, which unsetenv alone leaves as it was. */

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cookie.h"
 #include "kube_json.h"
 #include "log.h"
 
@@ -643,8 +644,11 @@ static int exec_start(kube_client *kc, char *err, size_t errlen)
         goto out;
     }
     size_t k = 0;
+    /* Never a variable that may hold the cookie (cookie_load removes those
+     * it read, but a command that never loads the cookie still has them). */
     for (size_t i = 0; i < n_env; i++)
-        if (strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21) != 0) env[k++] = environ[i];
+        if (strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21) != 0 && !cookie_env_secret(environ[i]))
+            env[k++] = environ[i];
     for (size_t i = 0; i < x->n_env; i++)
         env[k++] = x->env[i];
     snprintf(info, sizeof info,

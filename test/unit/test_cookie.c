@@ -446,6 +446,25 @@ static void test_env_value_wiped_where_it_lies(void **state)
         assert_int_equal(cfg[i], 0);
 }
 
+/* Which environment entries children never get. */
+static void test_env_secret_names(void **state)
+{
+    (void)state;
+    assert_true(cookie_env_secret("RELEASE_COOKIE=abc"));
+    assert_true(cookie_env_secret("RELEASE_COOKIE"));
+    assert_false(cookie_env_secret("RELEASE_COOKIE_X=abc"));
+    assert_false(cookie_env_secret("MY_COOKIE=abc"));
+    cookie_env_register("MY_COOKIE");
+    cookie_env_register("MY_COOKIE"); /* once is enough */
+    cookie_env_register(NULL);
+    cookie_env_register("");
+    assert_true(cookie_env_secret("MY_COOKIE=abc"));
+    assert_true(cookie_env_secret("MY_COOKIE="));
+    assert_false(cookie_env_secret("MY_COOKIES=abc"));
+    assert_false(cookie_env_secret("MY_COOK=abc"));
+    assert_false(cookie_env_secret("PATH=/bin"));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -465,6 +484,7 @@ int main(void)
         T(test_cookie_env_variable_missing),
         T(test_env_values_checked),
         T(test_env_value_wiped_where_it_lies),
+        T(test_env_secret_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
