@@ -23,11 +23,14 @@ defmodule Clusterd.SecretsTest do
     end
   end
 
+  # Under `make valgrind` /proc/<pid>/environ is valgrind's own block (it
+  # hands clusterd a copy), which clusterd cannot overwrite: not judged there.
   defp proc_places(h) do
-    [
-      {"clusterd's /proc cmdline", File.read!("/proc/#{h.os_pid}/cmdline")},
-      {"clusterd's /proc environ", File.read!("/proc/#{h.os_pid}/environ")}
-    ]
+    cmdline = {"clusterd's /proc cmdline", File.read!("/proc/#{h.os_pid}/cmdline")}
+
+    if String.contains?(H.bin(), "valgrind"),
+      do: [cmdline],
+      else: [cmdline, {"clusterd's /proc environ", File.read!("/proc/#{h.os_pid}/environ")}]
   end
 
   test "cookie, bearer token and exec plugin token: nowhere in log, metrics, status, /proc or children",
