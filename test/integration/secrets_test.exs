@@ -52,7 +52,9 @@ defmodule Clusterd.SecretsTest do
     """)
 
     File.chmod!(plugin, 0o755)
-    kc_token = K.kubeconfig!(fx, Path.join(ctx.dir, "kubeconfig-token"), user: %{"token" => token})
+
+    kc_token =
+      K.kubeconfig!(fx, Path.join(ctx.dir, "kubeconfig-token"), user: %{"token" => token})
 
     kc_exec =
       K.kubeconfig!(fx, Path.join(ctx.dir, "kubeconfig-exec"),
