@@ -1,6 +1,6 @@
 # clusterd: the two commands a user needs are `make demo` and `make test`.
 # Both install missing Debian packages first (scripts/install-deps.sh).
-.PHONY: all build deps demo test unit asan fuzz bench lint format clean
+.PHONY: all build deps demo test unit asan fuzz valgrind bench lint format clean
 
 all: build
 
@@ -27,6 +27,13 @@ test: build asan
 
 bench: build
 	@bash bench/run.sh
+
+# The integration suite with priv/clusterd under valgrind's memcheck
+# (test/valgrind-clusterd.sh): an error or a definite leak fails the test.
+# Slow, so not part of `make test`; VALGRIND_TESTS picks files by name as
+# test/run-integration.sh does (default: all).
+valgrind: build
+	CLUSTERD_BIN=test/valgrind-clusterd.sh bash test/run-integration.sh $(VALGRIND_TESTS)
 
 # Each fuzz target for 10 minutes (FUZZ_SECONDS overrides); make test runs them for seconds.
 fuzz: deps

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cookie.h"
+#include "secret.h"
 #include "log.h"
 #include "nodename.h"
 #include "resolve.h"
@@ -123,6 +124,9 @@ config *cli_load_config(const cli_opts *o)
         fprintf(stderr, "%s\n", diag.warnings[i]);
     config_diag_free(&diag);
     if (rc != 0) return NULL;
+    /* Its cookie variable is kept from children even where the cookie itself
+     * is never loaded (discover runs exec credential plugins). */
+    cookie_env_register(cfg->node.cookie_env);
     /* Host names of members resolve through the configured servers too. */
     if (resolve_set_servers(cfg->nameservers, cfg->n_nameservers) != 0)
         fprintf(stderr, "clusterd: resolver.nameservers is too long; member host names resolve "
@@ -151,7 +155,7 @@ int cli_make_cnode(const cli_opts *o, const config *cfg, const char *peer_hint, 
     }
     int rc =
         cnode_init_tls(cn, name, longnames, cookie, cfg ? cfg->node.tls : NULL, err, sizeof(err));
-    cookie_wipe(cookie, sizeof(cookie));
+    secret_wipe(cookie, sizeof(cookie));
     if (rc < 0) {
         fprintf(stderr, "clusterd: %s\n", err);
         return -1;

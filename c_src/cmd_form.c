@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <uv.h>
 
 #include <jansson.h>
@@ -164,7 +163,6 @@ int cmd_form(int argc, char **argv)
     form_ctx f;
     memset(&f, 0, sizeof(f));
     signal(SIGPIPE, SIG_IGN);
-    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (cli_parse(argc, argv, &o) < 0 || cli_setup_quiet_logging(&o) < 0) goto out;
     cli_color_setup(&o);
     if (!o.config_path == !o.nodes) {

@@ -4,13 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "cli.h"
 #include "cookie.h"
+#include "secret.h"
 #include "coordinator.h"
 #include "log.h"
 
@@ -82,10 +82,9 @@ int cmd_run(int argc, char **argv)
     cfg = cli_load_config(&o);
     if (!cfg) goto out;
 
-    /* A dead peer must cost an error, not the process; keep the cookie
-     * out of core dumps. */
+    /* A dead peer must cost an error, not the process (main() keeps the
+     * cookie out of core dumps). */
     signal(SIGPIPE, SIG_IGN);
-    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     raise_fd_limit();
     setenv("UV_THREADPOOL_SIZE", "16", 0); /* connects in flight at once */
 
@@ -100,7 +99,7 @@ int cmd_run(int argc, char **argv)
     const char *node_name = o.name_given ? o.name : cfg->node.name;
     bool longnames = o.name_given ? o.longnames : cfg->node.longnames;
     int rc = cnode_init_tls(&cn, node_name, longnames, cookie, cfg->node.tls, err, sizeof(err));
-    cookie_wipe(cookie, sizeof(cookie));
+    secret_wipe(cookie, sizeof(cookie));
     if (rc < 0) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "reason", err, LOG_END);
         goto out;

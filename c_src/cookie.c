@@ -1,20 +1,11 @@
 /* cookie: cookie sources and erl's file-permission rule. */
 #include "cookie.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include "secret.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-void cookie_wipe(char *buf, size_t len)
-{
-    volatile char *p = buf;
-    while (len--)
-        *p++ = 0;
-}
 
 /* Length of s[0..n) without trailing whitespace (files usually end with a
  * newline). */
@@ -51,54 +42,21 @@ static int cookie_accept(const char *c, size_t n, const char *source, char *out,
     return 0;
 }
 
-/* Symbolic links are followed, as erl follows them (Kubernetes mounts
- * secrets through links); the rule applies to the file finally opened.
- * O_NONBLOCK keeps a FIFO in the path from blocking the open. */
+/* The file rules are erl's (see secret_read_file). */
 static int read_cookie_file(const char *path, int must_exist, char *out, size_t outlen, char *err,
                             size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        if (!must_exist && errno == ENOENT) return 1;
-        snprintf(err, errlen, "cookie file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "cookie file %s: not a regular file", path);
-        close(fd);
-        return -1;
-    }
-    if (st.st_mode & 077) {
-        snprintf(err, errlen,
-                 "cookie file %s must be accessible by its owner only (mode %03o; run chmod 600)",
-                 path, (unsigned)(st.st_mode & 0777));
-        close(fd);
-        return -1;
-    }
-    /* A cookie, "\r\n", and one byte more to notice longer files. */
-    char buf[COOKIE_MAX + 3];
-    size_t n = 0;
-    while (n < sizeof(buf)) {
-        ssize_t r = read(fd, buf + n, sizeof(buf) - n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            int e = errno;
-            close(fd);
-            cookie_wipe(buf, sizeof(buf));
-            snprintf(err, errlen, "cookie file %s: %s", path, strerror(e));
-            return -1;
-        }
-        if (r == 0) break;
-        n += (size_t)r;
-    }
-    close(fd);
+    /* A cookie and its line ending; a longer file is refused (erl refuses
+     * a file over 255 bytes). */
+    char buf[COOKIE_MAX + 1];
+    size_t n;
+    int rc = secret_read_file(path, "cookie file", must_exist ? SECRET_MUST_EXIST : 0, buf,
+                              COOKIE_MAX, &n, err, errlen);
+    if (rc != 0) return rc;
     char source[4200];
     snprintf(source, sizeof(source), "cookie file %s", path);
-    /* A full buffer is more than a cookie and "\r\n": too long. */
-    int rc = cookie_accept(buf, n == sizeof(buf) ? n : trimmed_len(buf, n), source, out, outlen,
-                           err, errlen);
-    cookie_wipe(buf, sizeof(buf));
+    rc = cookie_accept(buf, trimmed_len(buf, n), source, out, outlen, err, errlen);
+    secret_wipe(buf, sizeof(buf));
     return rc;
 }
 
@@ -115,6 +73,44 @@ static int cookie_load_from(const char *cli_file, const char *cfg_file, const ch
                             char *out, size_t outlen, char *source, size_t sourcelen, char *err,
                             size_t errlen);
 
+#define SECRET_VARS_MAX 8
+static char secret_vars[SECRET_VARS_MAX][128];
+static size_t n_secret_vars;
+
+void cookie_env_register(const char *var)
+{
+    if (var == NULL || *var == '\0' || strlen(var) >= sizeof(secret_vars[0])) return;
+    for (size_t i = 0; i < n_secret_vars; i++)
+        if (strcmp(secret_vars[i], var) == 0) return;
+    if (n_secret_vars == SECRET_VARS_MAX) return;
+    snprintf(secret_vars[n_secret_vars++], sizeof(secret_vars[0]), "%s", var);
+}
+
+/* entry names var: "VAR=..." or exactly "VAR". */
+static bool entry_names(const char *entry, const char *var)
+{
+    size_t n = strlen(var);
+    return strncmp(entry, var, n) == 0 && (entry[n] == '=' || entry[n] == '\0');
+}
+
+bool cookie_env_secret(const char *entry)
+{
+    if (entry_names(entry, "RELEASE_COOKIE")) return true;
+    for (size_t i = 0; i < n_secret_vars; i++)
+        if (entry_names(entry, secret_vars[i])) return true;
+    return false;
+}
+
+/* Removes var from our environment after overwriting its value where it
+ * lies: for the variables we were started with that is the block the kernel
+ * shows as /proc/<pid>/environ, which unsetenv alone leaves as it was. */
+static void drop_env(const char *var)
+{
+    char *v = getenv(var);
+    if (v != NULL) secret_wipe(v, strlen(v));
+    unsetenv(var);
+}
+
 /* Loads the cookie (see cookie.h), then drops the variables that may hold it
  * from our environment, so that no child (a kubeconfig exec plugin, say)
  * inherits it. Called at start-up, before any thread runs. */
@@ -124,8 +120,8 @@ int cookie_load(const char *cli_file, const char *cfg_file, const char *cfg_env,
     int rc =
         cookie_load_from(cli_file, cfg_file, cfg_env, out, outlen, source, sourcelen, err, errlen);
     if (rc == 0) {
-        unsetenv("RELEASE_COOKIE");
-        if (cfg_env) unsetenv(cfg_env);
+        drop_env("RELEASE_COOKIE");
+        if (cfg_env) drop_env(cfg_env);
     }
     return rc;
 }

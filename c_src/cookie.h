@@ -6,6 +6,7 @@
 #ifndef CLUSTERD_COOKIE_H
 #define CLUSTERD_COOKIE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define COOKIE_MAX 255
@@ -16,7 +17,13 @@
 int cookie_load(const char *cli_file, const char *cfg_file, const char *cfg_env, char *out,
                 size_t outlen, char *source, size_t sourcelen, char *err, size_t errlen);
 
-/* Overwrites a cookie buffer so it does not linger in memory. */
-void cookie_wipe(char *buf, size_t len);
+/* Marks var (node.cookie_env) as a variable that may hold the cookie, as
+ * RELEASE_COOKIE always is; called when a config is loaded, so that commands
+ * that never load the cookie (discover) know it too. Up to 8 names. */
+void cookie_env_register(const char *var);
+
+/* True if entry ("NAME=VALUE" or "NAME") names a variable that may hold the
+ * cookie: children clusterd starts (exec credential plugins) never get one. */
+bool cookie_env_secret(const char *entry);
 
 #endif

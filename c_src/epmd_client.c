@@ -290,21 +290,28 @@ epmd_status epmd_port_please(const char *host, const char *alive, int timeout_ms
     memcpy(c.req + 3, alive, alen);
     c.req_len = 3 + alen;
     epmd_status st = epmd_query_one(host, timeout_ms, &c);
-    if (st == EPMD_OK && c.buf[1] != 0) st = EPMD_ERR_NOT_FOUND;
-    if (st == EPMD_OK && info != NULL) {
-        info->port = get16(c.buf + 2);
-        info->node_type = c.buf[4];
-        info->highest_version = get16(c.buf + 6);
-        info->lowest_version = get16(c.buf + 8);
-        if (info->port == 0) st = EPMD_ERR_PROTOCOL;
-    }
+    if (st == EPMD_OK) st = epmd_port2_parse(c.buf, c.len, info);
     free(c.buf);
     return st;
 }
 
+/* PORT2_RESP as read; see epmd_client.h. */
+epmd_status epmd_port2_parse(const unsigned char *b, size_t len, epmd_node_info *info)
+{
+    if (port2_complete(b, len) != 1) return EPMD_ERR_PROTOCOL;
+    if (b[1] != 0) return EPMD_ERR_NOT_FOUND;
+    epmd_node_info got = {.port = get16(b + 2),
+                          .node_type = b[4],
+                          .highest_version = get16(b + 6),
+                          .lowest_version = get16(b + 8)};
+    if (got.port == 0) return EPMD_ERR_PROTOCOL;
+    if (info != NULL) *info = got;
+    return EPMD_OK;
+}
+
 /* Parses "name NAME at port PORT\n" lines after the 4-byte EPMD port into a
  * malloc'd array. Any line out of shape fails the whole answer. */
-static epmd_status parse_names(const unsigned char *buf, size_t len, epmd_name **out, size_t *count)
+epmd_status epmd_parse_names(const unsigned char *buf, size_t len, epmd_name **out, size_t *count)
 {
     static const char prefix[] = "name ";
     static const char middle[] = " at port ";
@@ -382,7 +389,7 @@ epmd_status epmd_names(const char *host, int timeout_ms, epmd_name *out, size_t 
     if (st == EPMD_OK) {
         epmd_name *names = NULL;
         size_t n = 0;
-        st = parse_names(c.buf, c.len, &names, &n);
+        st = epmd_parse_names(c.buf, c.len, &names, &n);
         if (st == EPMD_OK) {
             *count = n < max ? n : max;
             if (*count > 0) memcpy(out, names, *count * sizeof *out);
@@ -433,7 +440,7 @@ void epmd_names_many(epmd_names_query *q, size_t n, int timeout_ms)
             epmd_names_query *qk = &q[base + k];
             qk->status = c[k].status;
             if (qk->status == EPMD_OK)
-                qk->status = parse_names(c[k].buf, c[k].len, &qk->names, &qk->count);
+                qk->status = epmd_parse_names(c[k].buf, c[k].len, &qk->names, &qk->count);
             free(c[k].buf);
         }
     }

@@ -43,6 +43,15 @@ typedef struct epmd_name {
     int port;
 } epmd_name;
 
+/* The parsers of EPMD's answers (outside input; fuzz/fuzz_epmd.c). A whole
+ * PORT2_RESP: EPMD_OK with *info filled (info may be NULL),
+ * EPMD_ERR_NOT_FOUND, or EPMD_ERR_PROTOCOL for anything cut, longer or out
+ * of shape. A whole NAMES answer (the 4-byte port, then "name N at port P\n"
+ * lines): EPMD_OK with *out malloc'd (NULL when empty; the caller frees it)
+ * and *count set, else EPMD_ERR_PROTOCOL with nothing allocated. */
+epmd_status epmd_port2_parse(const unsigned char *b, size_t len, epmd_node_info *info);
+epmd_status epmd_parse_names(const unsigned char *buf, size_t len, epmd_name **out, size_t *count);
+
 /* NAMES on `host`: fills up to max entries of out, *count receives how many
  * the EPMD listed (capped at max). The answer is size-capped (64 KiB). */
 epmd_status epmd_names(const char *host, int timeout_ms, epmd_name *out, size_t max, size_t *count);

@@ -2,6 +2,8 @@
  * See kube_client.h. */
 #include "kube_client.h"
 
+#include "secret.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cookie.h"
 #include "kube_json.h"
 #include "log.h"
 
@@ -113,44 +116,6 @@ void kube_client_unauthorized(kube_client *kc)
     kc->exec_have = false;
 }
 
-/* ---- time ---- */
-
-long long kube_parse_time(const char *s)
-{
-    if (s == NULL) return -1;
-    int y, mo, d, h, mi, se, n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 || n != 19)
-        return -1;
-    const char *p = s + n;
-    if (*p == '.') {
-        p++;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    long off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om, m = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5) return -1;
-        off = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-        return -1;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = se};
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1) return -1;
-    return (long long)t - off;
-}
-
 /* ---- credentials ---- */
 
 /* Re-reads the token file when due (every 60 s, or after a 401). A read
@@ -169,10 +134,12 @@ static void token_refresh(kube_client *kc)
                   strerror(errno), LOG_END);
         return;
     }
+    setvbuf(f, NULL, _IONBF, 0); /* no stdio buffer holding a copy */
     char buf[TOKEN_MAX_BYTES + 1];
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
     if (n > TOKEN_MAX_BYTES) {
+        secret_wipe(buf, sizeof buf);
         log_event(LOG_LEVEL_WARN, "token file too large; ignored", "file", path, LOG_END);
         return;
     }
@@ -180,16 +147,18 @@ static void token_refresh(kube_client *kc)
         n--;
     buf[n] = '\0';
     if (strpbrk(buf, "\r\n") != NULL) {
+        secret_wipe(buf, sizeof buf);
         log_event(LOG_LEVEL_WARN, "token file holds more than one line; ignored", "file", path,
                   LOG_END);
         return;
     }
     kc->stats.token_reads++;
-    if (kc->token != NULL && strcmp(kc->token, buf) == 0) return;
-    char *t = strdup(buf);
+    bool same = kc->token != NULL && strcmp(kc->token, buf) == 0;
+    char *t = same ? NULL : strdup(buf);
+    secret_wipe(buf, sizeof buf);
     if (t == NULL) return;
     if (kc->token != NULL) log_event(LOG_LEVEL_INFO, "token file changed", "file", path, LOG_END);
-    free(kc->token);
+    secret_free(kc->token);
     kc->token = t;
 }
 
@@ -239,11 +208,10 @@ static void client_maybe_free(kube_client *kc)
     void *arg = kc->closed_arg;
     free(kc->url_base);
     free(kc->connect_to);
-    if (kc->token != NULL) memset(kc->token, 0, strlen(kc->token));
-    free(kc->token);
+    secret_free(kc->token);
     free(kc->exec_cert);
-    free(kc->exec_key);
-    free(kc->exec_buf);
+    secret_free(kc->exec_key);
+    secret_free_n(kc->exec_buf, kc->exec_len);
     free(kc);
     if (closed != NULL) closed(arg);
 }
@@ -513,8 +481,7 @@ static int request_setup(kube_request *rq)
         if (line == NULL) return -1;
         snprintf(line, n, "Authorization: Bearer %s", kc->token);
         struct curl_slist *next = curl_slist_append(rq->headers, line);
-        memset(line, 0, n);
-        free(line);
+        secret_free_n(line, n);
         if (next == NULL) return -1;
         rq->headers = next;
     }
@@ -559,33 +526,20 @@ static void exec_after_close(uv_handle_t *h)
         snprintf(err, sizeof err, "exec plugin exited with status %lld",
                  (long long)kc->exec_status);
     } else {
-        json_error_t je;
-        json_t *o = json_loadb(kc->exec_buf ? kc->exec_buf : "", kc->exec_len, 0, &je);
-        const json_t *st = json_object_get(o, "status");
-        const char *kind = kube_json_str(o, "kind");
-        const char *tok = kube_json_str(st, "token");
-        const char *cert = kube_json_str(st, "clientCertificateData");
-        const char *key = kube_json_str(st, "clientKeyData");
-        if (o == NULL || kind == NULL || strcmp(kind, "ExecCredential") != 0) {
-            snprintf(err, sizeof err, "exec plugin output is not an ExecCredential");
-        } else if (tok == NULL && (cert == NULL || key == NULL)) {
-            snprintf(err, sizeof err, "exec plugin gave neither a token nor a client certificate");
-        } else {
-            free(kc->token);
-            kc->token = tok ? strdup(tok) : NULL;
+        kube_exec_credential cr;
+        if (kube_exec_credential_parse(kc->exec_buf ? kc->exec_buf : "", kc->exec_len, &cr, err,
+                                       sizeof err) == 0) {
+            secret_free(kc->token);
             free(kc->exec_cert);
-            free(kc->exec_key);
-            kc->exec_cert = cert ? strdup(cert) : NULL;
-            kc->exec_key = key ? strdup(key) : NULL;
-            const char *exp = kube_json_str(st, "expirationTimestamp");
-            kc->exec_expiry = exp ? kube_parse_time(exp) : 0;
-            if (kc->exec_expiry < 0) kc->exec_expiry = 0;
+            secret_free(kc->exec_key);
+            kc->token = cr.token; /* the client owns them now */
+            kc->exec_cert = cr.cert;
+            kc->exec_key = cr.key;
+            kc->exec_expiry = cr.expiry;
             kc->exec_have = true;
         }
-        json_decref(o);
     }
-    if (kc->exec_buf != NULL) memset(kc->exec_buf, 0, kc->exec_len);
-    free(kc->exec_buf);
+    secret_free_n(kc->exec_buf, kc->exec_len);
     kc->exec_buf = NULL;
     kc->exec_len = 0;
     kc->exec = EXEC_IDLE;
@@ -642,16 +596,20 @@ static void exec_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
             kc->exec_failed_overflow = true;
             uv_process_kill(&kc->proc, SIGKILL);
         } else {
-            char *g = realloc(kc->exec_buf, kc->exec_len + (size_t)n + 1);
+            /* not realloc: the old block, holding the credential so far,
+             * would be freed unwiped */
+            char *g = malloc(kc->exec_len + (size_t)n + 1);
             if (g != NULL) {
-                kc->exec_buf = g;
+                if (kc->exec_len > 0) memcpy(g, kc->exec_buf, kc->exec_len);
                 memcpy(g + kc->exec_len, buf->base, (size_t)n);
+                secret_free_n(kc->exec_buf, kc->exec_len);
+                kc->exec_buf = g;
                 kc->exec_len += (size_t)n;
                 g[kc->exec_len] = '\0';
             }
         }
     }
-    free(buf->base);
+    if (buf->base != NULL) secret_free_n(buf->base, n > 0 ? (size_t)n : 0);
     if (n < 0) {
         exec_close_pipe(kc);
         if (kc->exec_exited) { /* the grace timer is running: done with it */
@@ -687,8 +645,11 @@ static int exec_start(kube_client *kc, char *err, size_t errlen)
         goto out;
     }
     size_t k = 0;
+    /* Never a variable that may hold the cookie (cookie_load removes those
+     * it read, but a command that never loads the cookie still has them). */
     for (size_t i = 0; i < n_env; i++)
-        if (strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21) != 0) env[k++] = environ[i];
+        if (strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21) != 0 && !cookie_env_secret(environ[i]))
+            env[k++] = environ[i];
     for (size_t i = 0; i < x->n_env; i++)
         env[k++] = x->env[i];
     snprintf(info, sizeof info,

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "kube_json.h"
 #include "kubeconfig.h"
 
 typedef struct kube_client kube_client;
@@ -68,9 +69,5 @@ typedef struct kube_client_stats {
     unsigned long long requests, token_reads, exec_runs;
 } kube_client_stats;
 void kube_client_get_stats(const kube_client *kc, kube_client_stats *st);
-
-/* Parses an RFC 3339 UTC timestamp ("2026-01-02T03:04:05Z", fraction and
- * offset allowed) to Unix seconds; -1 when malformed. */
-long long kube_parse_time(const char *s);
 
 #endif

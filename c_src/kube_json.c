@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "secret.h"
 
 void kube_lines_init(kube_lines *l, size_t max)
 {
@@ -239,4 +242,101 @@ int kube_event_parse(const char *line, size_t len, kube_event *ev, char *err, si
         return -1;
     }
     return 0;
+}
+
+/* ---- time ---- */
+
+long long kube_parse_time(const char *s)
+{
+    if (s == NULL) return -1;
+    int y, mo, d, h, mi, se, n = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 || n != 19)
+        return -1;
+    const char *p = s + n;
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    long off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om, m = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5) return -1;
+        off = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
+        p += 6;
+    } else {
+        return -1;
+    }
+    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+        return -1;
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = se};
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1) return -1;
+    return (long long)t - off;
+}
+
+/* ---- exec credentials ---- */
+
+/* strdup for secrets: NULL stays NULL; *failed is set when out of memory. */
+static char *dup_or_null(const char *s, bool *failed)
+{
+    if (s == NULL) return NULL;
+    char *d = strdup(s);
+    if (d == NULL) *failed = true;
+    return d;
+}
+
+/* jansson's own copies of the strings are freed unwiped by json_decref; the
+ * plugin's output buffer itself is wiped by the caller. */
+int kube_exec_credential_parse(const char *buf, size_t len, kube_exec_credential *out, char *err,
+                               size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    json_error_t je;
+    json_t *o = json_loadb(buf, len, 0, &je);
+    const json_t *st = json_object_get(o, "status");
+    const char *kind = kube_json_str(o, "kind");
+    const char *tok = kube_json_str(st, "token");
+    const char *cert = kube_json_str(st, "clientCertificateData");
+    const char *key = kube_json_str(st, "clientKeyData");
+    int rc = -1;
+    if (o == NULL || kind == NULL || strcmp(kind, "ExecCredential") != 0) {
+        snprintf(err, errlen, "exec plugin output is not an ExecCredential");
+    } else if (tok == NULL && (cert == NULL || key == NULL)) {
+        snprintf(err, errlen, "exec plugin gave neither a token nor a client certificate");
+    } else {
+        bool failed = false;
+        out->token = dup_or_null(tok, &failed);
+        if (cert != NULL && key != NULL) {
+            out->cert = dup_or_null(cert, &failed);
+            out->key = dup_or_null(key, &failed);
+        }
+        const char *exp = kube_json_str(st, "expirationTimestamp");
+        out->expiry = exp ? kube_parse_time(exp) : 0;
+        if (out->expiry < 0) out->expiry = 0;
+        if (failed) {
+            kube_exec_credential_free(out);
+            snprintf(err, errlen, "out of memory");
+        } else {
+            rc = 0;
+        }
+    }
+    json_decref(o);
+    return rc;
+}
+
+void kube_exec_credential_free(kube_exec_credential *c)
+{
+    if (c == NULL) return;
+    secret_free(c->token);
+    free(c->cert);
+    secret_free(c->key);
+    memset(c, 0, sizeof *c);
 }

@@ -76,4 +76,24 @@ long kube_retry_after_parse(const char *value);
 const char *kube_json_str(const json_t *obj, const char *key);
 const json_t *kube_json_path(const json_t *obj, const char *dotted);
 
+/* Parses an RFC 3339 UTC timestamp ("2026-01-02T03:04:05Z", fraction and
+ * offset allowed) to Unix seconds; -1 when malformed. */
+long long kube_parse_time(const char *s);
+
+/* What an exec credential plugin printed: an ExecCredential's status. */
+typedef struct kube_exec_credential {
+    char *token;      /* owned; NULL when the plugin gave a client certificate */
+    char *cert, *key; /* owned PEM; both or neither */
+    long long expiry; /* Unix seconds; 0 when none or malformed */
+} kube_exec_credential;
+
+/* Parses a plugin's output (outside input: fuzz/fuzz_exec_credential.c).
+ * 0 with *out filled (the caller frees it with kube_exec_credential_free),
+ * or -1 with a message in err that never holds the output's content. */
+int kube_exec_credential_parse(const char *buf, size_t len, kube_exec_credential *out, char *err,
+                               size_t errlen);
+
+/* Wipes and frees the credential's strings; NULL is fine. */
+void kube_exec_credential_free(kube_exec_credential *c);
+
 #endif

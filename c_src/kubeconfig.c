@@ -3,6 +3,8 @@
  * capped at 4 MiB) and navigated by key. */
 #include "kubeconfig.h"
 
+#include "secret.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +22,8 @@ static void exec_free(kube_exec *e)
     for (size_t k = 0; k < e->n_args; k++)
         free(e->args[k]);
     free(e->args);
-    for (size_t k = 0; k < e->n_env; k++)
-        free(e->env[k]);
+    for (size_t k = 0; k < e->n_env; k++) /* the values may be credentials */
+        secret_free(e->env[k]);
     free(e->env);
     free(e);
 }
@@ -33,12 +35,12 @@ void kube_access_free(kube_access *a)
     free(a->ca_file);
     free(a->ca_data);
     free(a->tls_server_name);
-    free(a->token);
+    secret_free(a->token);
     free(a->token_file);
     free(a->cert_file);
     free(a->key_file);
     free(a->cert_data);
-    free(a->key_data);
+    secret_free_n(a->key_data, a->key_data_len);
     free(a->namespace_);
     exec_free(a->exec);
     memset(a, 0, sizeof *a);
@@ -73,7 +75,7 @@ int kube_base64_decode(const char *in, size_t len, char **out, size_t *outlen)
         }
         int v = b64_value(c);
         if (v < 0 || pad) {
-            free(buf);
+            secret_free_n(buf, n); /* perhaps part of a client key */
             return -1;
         }
         acc = (acc << 6) | (unsigned)v;
@@ -84,7 +86,7 @@ int kube_base64_decode(const char *in, size_t len, char **out, size_t *outlen)
         }
     }
     if (bits >= 6) { /* a lone trailing character is not base64 */
-        free(buf);
+        secret_free_n(buf, n);
         return -1;
     }
     buf[n] = '\0';
@@ -372,7 +374,9 @@ out:
     return rc;
 }
 
-/* Reads a whole small file into a NUL-terminated buffer. */
+/* Reads a whole small file into a NUL-terminated buffer (the caller wipes
+ * it: a kubeconfig holds tokens and keys). Unbuffered, so that no stdio
+ * buffer keeps a copy. */
 static int read_small_file(const char *path, size_t cap, char **out, size_t *outlen, char *err,
                            size_t errlen)
 {
@@ -381,6 +385,7 @@ static int read_small_file(const char *path, size_t cap, char **out, size_t *out
         snprintf(err, errlen, "%.200s: %s", path, strerror(errno));
         return -1;
     }
+    setvbuf(f, NULL, _IONBF, 0);
     char *buf = malloc(cap + 1);
     if (buf == NULL) {
         fclose(f);
@@ -391,7 +396,7 @@ static int read_small_file(const char *path, size_t cap, char **out, size_t *out
     bool bad = ferror(f) != 0;
     fclose(f);
     if (bad || n > cap) {
-        free(buf);
+        secret_free_n(buf, cap + 1);
         snprintf(err, errlen, "%.200s: %s", path, bad ? "read error" : "file too large");
         return -1;
     }
@@ -439,7 +444,7 @@ int kubeconfig_load(const char *paths, const char *context, kube_access *out, ch
         snprintf(dir, sizeof dir, ".");
     char perr[300];
     int rc = kubeconfig_parse(text, len, dir, context, out, perr, sizeof perr);
-    free(text);
+    secret_free_n(text, len);
     if (rc != 0) {
         snprintf(err, errlen, "%.200s: %s", path, perr);
         return -1;

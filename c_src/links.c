@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dial.h"
+#include "forwarder_msg.h"
 #include "log.h"
 #include "peer_proto.h"
 #include "term.h"
@@ -495,109 +496,58 @@ void links_resync_all(links *ls)
     }
 }
 
-/* Decodes the list of node atoms at buf[*idx]; validated names only, and
- * not clusterd itself (a visible clusterd is in every member's nodes()). */
-static int decode_node_list(const char *buf, int *idx, const char *self, char ***out, size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    int type, size;
-    if (ei_get_type(buf, idx, &type, &size) < 0) return -1;
-    if (type == ERL_NIL_EXT) return ei_skip_term(buf, idx);
-    if (type != ERL_LIST_EXT) return -1;
-    int arity;
-    if (ei_decode_list_header(buf, idx, &arity) < 0 || arity < 0) return -1;
-    char **names = calloc((size_t)arity + 1, sizeof(char *));
-    if (!names) return -1;
-    size_t k = 0;
-    for (int i = 0; i < arity; i++) {
-        char atom[MAXATOMLEN_UTF8];
-        if (ei_decode_atom(buf, idx, atom) < 0) goto fail;
-        if (!nodename_valid(atom, NULL, 0) || strcmp(atom, self) == 0) continue;
-        names[k] = strdup(atom);
-        if (!names[k]) goto fail;
-        k++;
-    }
-    if (ei_skip_term(buf, idx) < 0) goto fail; /* the tail */
-    *out = names;
-    *n = k;
-    return 0;
-fail:
-    for (size_t i = 0; i < k; i++)
-        free(names[i]);
-    free(names);
-    return -1;
-}
-
-/* {clusterd_nodes, Cr, Node, Pid, Nodes},
- * {clusterd_unchanged, Cr, Node, Pid, Count} (a resync answer: nodes() is
- * what the forwarder has reported) or
- * {clusterd_event, Cr, Node, Pid, nodeup|nodedown, Peer, Info}.
+/* {clusterd_nodes, ...}, {clusterd_unchanged, ...} or {clusterd_event, ...}
+ * (forwarder_msg.h).
  * Returns 1 if it was forwarder traffic (handled), 0 otherwise. */
 static int link_handle_forwarder_msg(mlink *l, const dist_msg *m)
 {
-    const char *buf = m->payload;
-    int idx = 0, arity = 0;
-    char tag[MAXATOMLEN_UTF8], node[MAXATOMLEN_UTF8];
-    unsigned long cr = 0;
-    erlang_pid pid;
-    if (ei_decode_version(buf, &idx, NULL) < 0 || ei_decode_tuple_header(buf, &idx, &arity) < 0 ||
-        arity < 5 || ei_decode_atom(buf, &idx, tag) < 0)
-        return 0;
-    bool is_nodes = strcmp(tag, "clusterd_nodes") == 0 && arity == 5;
-    bool is_event = strcmp(tag, "clusterd_event") == 0 && arity == 7;
-    bool is_unchanged = strcmp(tag, "clusterd_unchanged") == 0 && arity == 5;
-    if (!is_nodes && !is_event && !is_unchanged) return 0;
-    if (ei_decode_ulong(buf, &idx, &cr) < 0 || ei_decode_atom(buf, &idx, node) < 0 ||
-        ei_decode_pid(buf, &idx, &pid) < 0) {
+    forwarder_msg f;
+    forwarder_kind kind = forwarder_msg_decode(m->payload, l->ls->cn->name, &f);
+    if (kind == FWD_NOT_OURS) return 0;
+    if (kind == FWD_MALFORMED) {
         log_event(LOG_LEVEL_WARN, "dropped a malformed forwarder message", "node", l->node,
                   LOG_END);
         return 1;
     }
-    if (cr != l->ls->cn->creation || strcmp(node, l->node) != 0) {
+    if (f.creation != l->ls->cn->creation || strcmp(f.node, l->node) != 0) {
         l->ls->stats.dropped_messages++;
+        forwarder_msg_free(&f);
         return 1; /* an earlier incarnation's forwarder, or a confused sender */
     }
     if (!l->has_forwarder) {
-        l->forwarder = pid;
+        l->forwarder = f.pid;
         l->has_forwarder = true;
-    } else if (pid.num != l->forwarder.num || pid.serial != l->forwarder.serial) {
+    } else if (f.pid.num != l->forwarder.num || f.pid.serial != l->forwarder.serial) {
         l->ls->stats.dropped_messages++;
+        forwarder_msg_free(&f);
         return 1; /* a replaced forwarder still talking */
     }
-    if (is_unchanged) {
+    switch (kind) {
+    case FWD_MALFORMED_NODES:
+        log_event(LOG_LEVEL_WARN, "dropped a malformed nodes() list", "node", l->node, LOG_END);
+        break;
+    case FWD_MALFORMED_EVENT:
+        log_event(LOG_LEVEL_WARN, "dropped a malformed node event", "node", l->node, LOG_END);
+        break;
+    case FWD_UNCHANGED:
         /* The forwarder compared its real nodes() with what it reported:
          * our view (that list plus the events since) is current. */
         l->resync_pending = false;
         l->ls->stats.resyncs_unchanged++;
-        return 1;
-    }
-    if (is_nodes) {
-        char **names;
-        size_t n;
-        if (decode_node_list(buf, &idx, l->ls->cn->name, &names, &n) < 0) {
-            log_event(LOG_LEVEL_WARN, "dropped a malformed nodes() list", "node", l->node, LOG_END);
-            return 1;
-        }
+        break;
+    case FWD_NODES:
         l->resync_pending = false;
-        if (l->ls->h.on_snapshot) l->ls->h.on_snapshot(l, names, n, l->ls->arg);
-        for (size_t i = 0; i < n; i++)
-            free(names[i]);
-        free(names);
-        return 1;
+        if (l->ls->h.on_snapshot) l->ls->h.on_snapshot(l, f.nodes, f.n_nodes, l->ls->arg);
+        break;
+    case FWD_EVENT:
+        if (strcmp(f.peer, l->ls->cn->name) == 0) break; /* our own link, seen visible */
+        l->ls->stats.events++;
+        if (l->ls->h.on_event) l->ls->h.on_event(l, f.nodeup, f.peer, f.reason, l->ls->arg);
+        break;
+    default:
+        break;
     }
-    char ev[MAXATOMLEN_UTF8], peer[MAXATOMLEN_UTF8];
-    if (ei_decode_atom(buf, &idx, ev) < 0 || ei_decode_atom(buf, &idx, peer) < 0 ||
-        !nodename_valid(peer, NULL, 0)) {
-        log_event(LOG_LEVEL_WARN, "dropped a malformed node event", "node", l->node, LOG_END);
-        return 1;
-    }
-    if (strcmp(peer, l->ls->cn->name) == 0) return 1; /* our own link, seen visible */
-    char reason[ERR_LEN] = "";
-    (void)term_print(buf, &idx, reason, sizeof(reason));
-    l->ls->stats.events++;
-    if (l->ls->h.on_event)
-        l->ls->h.on_event(l, strcmp(ev, "nodeup") == 0, peer, reason, l->ls->arg);
+    forwarder_msg_free(&f);
     return 1;
 }
 

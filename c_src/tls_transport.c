@@ -2,6 +2,8 @@
  * tls_transport.h. */
 #include "tls_transport.h"
 
+#include "secret.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +20,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#define TLS_PASSPHRASE_MAX 1024
+#define TLS_PASSPHRASE_MAX 1023 /* OpenSSL hands the callback 1024 bytes */
 
 struct tls_context {
     SSL_CTX *ctx;
@@ -251,32 +253,24 @@ static int tls_open(void *arg, int fd, bool server, const char *peer_host, trans
 
 /* ---- the context ---- */
 
-/* Reads the key's passphrase: a secret, so the file must not be readable by
- * group or others (as the cookie); one line, the newline dropped. */
+/* Reads the key's passphrase with the cookie's rules (secret_read_file:
+ * links followed, owner-only, bounded); one line, its line ending dropped.
+ * outlen is TLS_PASSPHRASE_MAX + 1. */
 static int read_passphrase(const char *path, char *out, size_t outlen, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot read password_file %s: %s", path, strerror(errno));
+    size_t n;
+    if (secret_read_file(path, "node.tls.password_file", SECRET_MUST_EXIST, out, outlen - 1, &n,
+                         err, errlen) != 0)
+        return -1;
+    const char *why = n == 0                         ? "is empty"
+                      : memchr(out, '\0', n) != NULL ? "holds a NUL byte"
+                      : strpbrk(out, "\r\n") != NULL ? "holds more than one line"
+                                                     : NULL;
+    if (why != NULL) {
+        snprintf(err, errlen, "node.tls.password_file %s %s", path, why);
+        OPENSSL_cleanse(out, outlen);
         return -1;
     }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077)) {
-        snprintf(err, errlen,
-                 "password_file %s must be a regular file readable only by its owner "
-                 "(chmod 600)",
-                 path);
-        close(fd);
-        return -1;
-    }
-    ssize_t n = read(fd, out, outlen - 1);
-    close(fd);
-    if (n < 0) {
-        snprintf(err, errlen, "cannot read password_file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    out[n] = '\0';
-    out[strcspn(out, "\r\n")] = '\0';
     return 0;
 }
 
@@ -286,7 +280,7 @@ static int passphrase_cb(char *buf, int size, int rwflag, void *u)
     const char *pass = u;
     if (!pass || size <= 0) return 0;
     size_t len = strlen(pass);
-    if (len >= (size_t)size) len = (size_t)size - 1;
+    if (len >= (size_t)size) return 0; /* never a cut passphrase */
     memcpy(buf, pass, len);
     buf[len] = '\0';
     return (int)len;
@@ -300,7 +294,7 @@ static void load_error(char *err, size_t errlen, const char *what, const char *p
 
 tls_context *tls_context_new(const config_tls *cfg, char *err, size_t errlen)
 {
-    char pass[TLS_PASSPHRASE_MAX];
+    char pass[TLS_PASSPHRASE_MAX + 1];
     pass[0] = '\0';
     tls_context *t = calloc(1, sizeof(*t));
     if (!t) {

@@ -18,6 +18,7 @@ case "$CLUSTERD_BIN" in
   *asan*) label=asan
           export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
           export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} ;;
+  *valgrind*) label=valgrind ;;
   *) label=release ;;
 esac
 export CLUSTERD_TEST_RUN="run-$(date +%Y%m%d-%H%M%S)-$$"

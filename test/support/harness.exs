@@ -14,7 +14,12 @@ defmodule Clusterd.Harness do
   alias Clusterd.{Epmd, ObserverEpmd, Procs}
 
   @host "127.0.0.1"
-  @sanitizer_markers ["ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"]
+  @sanitizer_markers [
+    "ERROR: AddressSanitizer",
+    "ERROR: LeakSanitizer",
+    "runtime error:",
+    "VALGRIND-ERROR-BEGIN"
+  ]
 
   # ---------------------------------------------------------------- paths
 

@@ -426,13 +426,43 @@ static void test_env_values_checked(void **state)
     assert_int_equal(strlen(r.cookie), COOKIE_MAX);
 }
 
-static void test_wipe(void **state)
+/* The variable's value is overwritten where it lies before it is removed:
+ * for the variables clusterd was started with, that is the block the kernel
+ * shows as /proc/<pid>/environ (unsetenv alone leaves it there). */
+static void test_env_value_wiped_where_it_lies(void **state)
 {
-    char buf[32];
-    memcpy(buf, "SensitiveCookieValue", 21);
-    cookie_wipe(buf, sizeof(buf));
-    for (size_t i = 0; i < sizeof(buf); i++)
-        assert_int_equal(buf[i], 0);
+    (void)state;
+    setenv("RELEASE_COOKIE", "WipedReleaseCookieValue", 1);
+    setenv("CLUSTERD_TEST_COOKIE", "WipedConfigEnvValue", 1);
+    char *rel = getenv("RELEASE_COOKIE");
+    char *cfg = getenv("CLUSTERD_TEST_COOKIE");
+    result r = load(NULL, NULL, "CLUSTERD_TEST_COOKIE");
+    expect_ok(&r, "WipedConfigEnvValue", "$CLUSTERD_TEST_COOKIE");
+    assert_null(getenv("RELEASE_COOKIE"));
+    assert_null(getenv("CLUSTERD_TEST_COOKIE"));
+    for (size_t i = 0; i < strlen("WipedReleaseCookieValue"); i++)
+        assert_int_equal(rel[i], 0);
+    for (size_t i = 0; i < strlen("WipedConfigEnvValue"); i++)
+        assert_int_equal(cfg[i], 0);
+}
+
+/* Which environment entries children never get. */
+static void test_env_secret_names(void **state)
+{
+    (void)state;
+    assert_true(cookie_env_secret("RELEASE_COOKIE=abc"));
+    assert_true(cookie_env_secret("RELEASE_COOKIE"));
+    assert_false(cookie_env_secret("RELEASE_COOKIE_X=abc"));
+    assert_false(cookie_env_secret("MY_COOKIE=abc"));
+    cookie_env_register("MY_COOKIE");
+    cookie_env_register("MY_COOKIE"); /* once is enough */
+    cookie_env_register(NULL);
+    cookie_env_register("");
+    assert_true(cookie_env_secret("MY_COOKIE=abc"));
+    assert_true(cookie_env_secret("MY_COOKIE="));
+    assert_false(cookie_env_secret("MY_COOKIES=abc"));
+    assert_false(cookie_env_secret("MY_COOK=abc"));
+    assert_false(cookie_env_secret("PATH=/bin"));
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -453,7 +483,8 @@ int main(void)
         T(test_failing_source_does_not_fall_through),
         T(test_cookie_env_variable_missing),
         T(test_env_values_checked),
-        T(test_wipe),
+        T(test_env_value_wiped_where_it_lies),
+        T(test_env_secret_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -547,6 +547,55 @@ static void test_long_selector_refused(void **state)
     config_diag_free(&diag);
 }
 
+/* What an exec credential plugin prints: the token or the client
+ * certificate pair is taken, anything else refused with a reason that never
+ * quotes the output. */
+static void test_exec_credential(void **state)
+{
+    (void)state;
+    kube_exec_credential c;
+    char err[160];
+    const char *tok = "{\"kind\":\"ExecCredential\",\"status\":{\"token\":\"SecretTok1\","
+                      "\"expirationTimestamp\":\"2026-01-02T03:04:05Z\"}}";
+    assert_int_equal(kube_exec_credential_parse(tok, strlen(tok), &c, err, sizeof err), 0);
+    assert_string_equal(c.token, "SecretTok1");
+    assert_null(c.cert);
+    assert_true(c.expiry == 1767323045LL);
+    kube_exec_credential_free(&c);
+    assert_null(c.token);
+    kube_exec_credential_free(NULL);
+
+    const char *pair = "{\"kind\":\"ExecCredential\",\"status\":{\"clientCertificateData\":\"C\","
+                       "\"clientKeyData\":\"SecretKey\",\"expirationTimestamp\":\"bad\"}}";
+    assert_int_equal(kube_exec_credential_parse(pair, strlen(pair), &c, err, sizeof err), 0);
+    assert_null(c.token);
+    assert_string_equal(c.cert, "C");
+    assert_string_equal(c.key, "SecretKey");
+    assert_true(c.expiry == 0); /* a malformed time: no expiry, not a refusal */
+    kube_exec_credential_free(&c);
+
+    static const struct {
+        const char *out, *why;
+    } bad[] = {
+        {"SecretTok2", "not an ExecCredential"},
+        {"{\"kind\":\"Status\",\"status\":{\"token\":\"SecretTok2\"}}", "not an ExecCredential"},
+        {"[\"ExecCredential\"]", "not an ExecCredential"},
+        {"{\"kind\":\"ExecCredential\",\"status\":{\"token\":42}}", "neither a token"},
+        {"{\"kind\":\"ExecCredential\",\"status\":\"SecretTok2\"}", "neither a token"},
+        {"{\"kind\":\"ExecCredential\",\"status\":{\"clientKeyData\":\"SecretTok2\"}}",
+         "neither a token"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        err[0] = '\0';
+        assert_int_equal(
+            kube_exec_credential_parse(bad[k].out, strlen(bad[k].out), &c, err, sizeof err), -1);
+        if (!strstr(err, bad[k].why)) fail_msg("\"%s\": %s", bad[k].out, err);
+        assert_null(strstr(err, "SecretTok2"));
+        assert_null(c.token);
+        assert_null(c.key);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_base64_and_time),
         cmocka_unit_test(test_result_leaving),
         cmocka_unit_test(test_strategy_table),
+        cmocka_unit_test(test_exec_credential),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

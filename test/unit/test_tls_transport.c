@@ -144,9 +144,74 @@ static void test_loading(void **state)
     tls_context_free(t);
     assert_int_equal(chmod(path("pass"), 0644), 0);
     assert_null(tls_context_new(&c, err, sizeof err));
-    assert_non_null(strstr(err, "readable only by its owner"));
+    assert_non_null(strstr(err, "accessible by its owner only"));
     assert_null(strstr(err, "sesame")); /* never the secret itself */
     assert_int_equal(chmod(path("pass"), 0600), 0);
+}
+
+/* node.tls.password_file is read as the cookie file is (secret.c): through
+ * a Kubernetes Secret volume's links, never cut short, one line. */
+static void test_password_file_rules(void **state)
+{
+    (void)state;
+    char err[512];
+    config_tls c = cfg_for("node", "ca");
+    c.keyfile = (char *)path("node.enc.key");
+    /* secret -> ..data/pass, as a Secret volume mounts it */
+    char data[256], link[256];
+    snprintf(data, sizeof data, "%s/..data", dir);
+    snprintf(link, sizeof link, "%s/pass-link", dir);
+    assert_int_equal(mkdir(data, 0700), 0);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cp -p %s %s/pass", path("pass"), data);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/pass", data);
+    assert_int_equal(symlink(cmd, link), 0);
+    c.password_file = link;
+    tls_context *t = tls_context_new(&c, err, sizeof err);
+    if (!t) fprintf(stderr, "%s\n", err);
+    assert_non_null(t);
+    tls_context_free(t);
+
+    /* The right passphrase followed by 2000 bytes: refused as too long (it
+     * used to be cut at 1023 bytes, silently). */
+    FILE *f = fopen(path("long-pass"), "w");
+    assert_non_null(f);
+    fputs("sesame", f);
+    for (int k = 0; k < 2000; k++)
+        fputc('Q', f);
+    fputc('\n', f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(path("long-pass"), 0600), 0);
+    c.password_file = (char *)path("long-pass");
+    assert_null(tls_context_new(&c, err, sizeof err));
+    assert_non_null(strstr(err, "longer than 1023 bytes"));
+    assert_non_null(strstr(err, "long-pass"));
+    assert_null(strstr(err, "sesame"));
+
+    /* Two lines (the first the right passphrase): refused, not cut. */
+    f = fopen(path("two-lines"), "w");
+    assert_non_null(f);
+    fputs("sesame\nsecond\n", f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(path("two-lines"), 0600), 0);
+    c.password_file = (char *)path("two-lines");
+    assert_null(tls_context_new(&c, err, sizeof err));
+    assert_non_null(strstr(err, "more than one line"));
+    assert_null(strstr(err, "sesame"));
+
+    /* Empty, and missing. */
+    f = fopen(path("empty-pass"), "w");
+    assert_non_null(f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(path("empty-pass"), 0600), 0);
+    c.password_file = (char *)path("empty-pass");
+    assert_null(tls_context_new(&c, err, sizeof err));
+    assert_non_null(strstr(err, "is empty"));
+    c.password_file = (char *)path("no-such-pass");
+    assert_null(tls_context_new(&c, err, sizeof err));
+    assert_non_null(strstr(err, "no-such-pass"));
+    assert_non_null(strstr(err, "No such file"));
 }
 
 /* A connected pair: client stream on sv[0], server stream on sv[1]. */
@@ -350,7 +415,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loading),    cmocka_unit_test(test_handshake_and_data),
         cmocka_unit_test(test_host_check), cmocka_unit_test(test_untrusted),
-        cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_versions),   cmocka_unit_test(test_password_file_rules),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
