@@ -12,7 +12,6 @@
 #include "transport.h"
 
 #define CONN_READ_CHUNK 65536
-#define CONN_KEEP_OUTBUF 16384 /* an empty send buffer larger than this is freed */
 
 static void conn_update_poll(conn *c);
 
@@ -82,14 +81,13 @@ static int conn_flush(conn *c)
     }
     if (c->out_off == c->out_len) {
         c->out_off = c->out_len = 0;
-        /* A large packet (a connect action with thousands of targets) grew
-         * the buffer: give it back once sent instead of holding it per link
-         * for good (256 KiB x 5,000 members). Small ones are kept. */
-        if (c->out_cap > CONN_KEEP_OUTBUF) {
-            free(c->out);
-            c->out = NULL;
-            c->out_cap = 0;
-        }
+        /* Give the buffer back once everything is sent: an idle link then
+         * holds no send buffer at all. Kept, 4-16 KiB per link were most of
+         * clusterd's heap at thousands of members (a large connect action
+         * grew it to 256 KiB); a malloc per burst of sends costs nothing. */
+        free(c->out);
+        c->out = NULL;
+        c->out_cap = 0;
     } else if (c->out_off > c->out_cap / 2) {
         memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
         c->out_len -= c->out_off;
