@@ -22,11 +22,7 @@ defmodule Clusterd.FakePeer do
 
     pid =
       spawn(fn ->
-        {:ok, listen} =
-          :gen_tcp.listen(0, [:binary, ip: {127, 0, 0, 1}, active: false, backlog: 128])
-
-        {:ok, port} = :inet.port(listen)
-        {:ok, epmd_sock} = Clusterd.Epmd.register(epmd_port, name, port)
+        {listen, port, epmd_sock} = Clusterd.Epmd.listen_registered(epmd_port, name)
         send(parent, {ref, port})
         me = self()
         spawn_link(fn -> accept_loop(listen, me, mode) end)
@@ -163,7 +159,10 @@ defmodule Clusterd.HandshakeFaultsTest do
     # 2 s is 4-5 bytes; 12 bytes (6 s) leaves room for a loaded machine, and
     # the message would take 205 bytes (100 s) to complete.
     %{closed: closed} = FakePeer.report(trickle)
-    assert Enum.all?(closed, &(&1 <= 12)), "bytes sent before clusterd gave up: #{inspect(closed)}"
+
+    assert Enum.all?(closed, &(&1 <= 12)),
+           "bytes sent before clusterd gave up: #{inspect(closed)}"
+
     H.wait_for_log(ctx, h, ~r/trickle@127\.0\.0\.1.*(time.?out|deadline)/i)
     assert H.running?(h)
   end

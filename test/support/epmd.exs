@@ -83,6 +83,18 @@ defmodule Clusterd.Epmd do
     end
   end
 
+  @doc """
+  A listening socket on loopback registered in EPMD as `name`: the common
+  start of every fake member. Returns {listen, port, epmd_sock}; the
+  registration lasts while epmd_sock stays open.
+  """
+  def listen_registered(epmd_port, name) do
+    {:ok, listen} = :gen_tcp.listen(0, [:binary, ip: {127, 0, 0, 1}, active: false, backlog: 128])
+    {:ok, port} = :inet.port(listen)
+    {:ok, epmd_sock} = register(epmd_port, name, port)
+    {listen, port, epmd_sock}
+  end
+
   defp connect(addr, port, timeout) do
     :gen_tcp.connect(addr, port, [:binary, active: false, packet: :raw], timeout)
   end

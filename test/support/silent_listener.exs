@@ -12,11 +12,7 @@ defmodule Clusterd.SilentListener do
 
     pid =
       spawn(fn ->
-        {:ok, listen} =
-          :gen_tcp.listen(0, [:binary, ip: {127, 0, 0, 1}, active: false, backlog: 128])
-
-        {:ok, port} = :inet.port(listen)
-        {:ok, epmd_sock} = Clusterd.Epmd.register(epmd_port, name, port)
+        {listen, port, epmd_sock} = Clusterd.Epmd.listen_registered(epmd_port, name)
         send(parent, {ref, port})
         loop(listen, epmd_sock, [])
       end)
