@@ -48,7 +48,7 @@ void conn_close(conn *c, const char *reason)
     int fd = c->fd;
     c->fd = -1;
     uv_close((uv_handle_t *)&c->poll, conn_free_cb);
-    if (fd >= 0) ei_close_connection(fd);
+    if (fd >= 0) transport_close(fd);
 }
 
 /* A reason for a failed read or write: the stream's own words if it has
@@ -168,8 +168,17 @@ static ssize_t conn_deliver(conn *c, const char *data, size_t len)
 /* Reads go to one scratch buffer per thread (conns live on their loop's
  * thread); a connection keeps only the part of a packet that has not fully
  * arrived, and nothing between packets. A buffer of its own for every link
- * was 64-128 KiB each: most of the memory at 1,000 members. */
-static _Thread_local char read_scratch[CONN_READ_CHUNK];
+ * was 64-128 KiB each: most of the memory at 1,000 members. The buffer is
+ * allocated on a thread's first read: as a _Thread_local array it was in
+ * every thread's static TLS block, 64 KiB touched on each of libuv's 16
+ * workers that never read a conn. */
+static _Thread_local char *read_scratch;
+
+static char *read_scratch_get(void)
+{
+    if (!read_scratch) read_scratch = malloc(CONN_READ_CHUNK);
+    return read_scratch;
+}
 
 /* At most CONN_READS_PER_WAKEUP reads per callback, so that a peer that sends
  * as fast as we read cannot keep the loop to itself: the fd is polled
@@ -178,11 +187,15 @@ static _Thread_local char read_scratch[CONN_READ_CHUNK];
  * stream makes conn_update_poll come back at once (pending). */
 static void conn_on_readable(conn *c)
 {
+    if (!read_scratch_get()) {
+        conn_close(c, "out of memory");
+        return;
+    }
     for (unsigned reads = 0; reads < CONN_READS_PER_WAKEUP; reads++) {
         short want = 0;
         c->read_wants_write = false;
         ssize_t r =
-            transport_stream_read(&c->stream, c->fd, read_scratch, sizeof(read_scratch), &want);
+            transport_stream_read(&c->stream, c->fd, read_scratch, CONN_READ_CHUNK, &want);
         if (r > 0) {
             c->bytes_in += (uint64_t)r;
             c->last_rx_ms = transport_now_ms();
@@ -278,12 +291,14 @@ static void conn_update_poll(conn *c)
 conn *conn_open(uv_loop_t *loop, int fd, const char *peer, unsigned net_ticktime_s,
                 conn_msg_fn on_msg, conn_closed_fn on_closed, void *arg)
 {
-    conn *c = calloc(1, sizeof(*c));
+    size_t peer_len = strnlen(peer, NODENAME_MAX);
+    conn *c = calloc(1, sizeof(*c) + peer_len + 1);
     if (!c) return NULL;
     c->loop = loop;
     c->fd = fd;
     c->stream = transport_stream_of(fd);
-    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    memcpy(c->peer, peer, peer_len);
+    c->peer[peer_len] = '\0';
     c->on_msg = on_msg;
     c->on_closed = on_closed;
     c->arg = arg;

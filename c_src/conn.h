@@ -29,7 +29,6 @@ typedef void (*conn_closed_fn)(struct conn *c, const char *reason, void *arg);
 typedef struct conn {
     uv_loop_t *loop;
     int fd;
-    char peer[NODENAME_MAX + 1];
     uv_poll_t poll;
     transport_stream stream; /* plain TCP or TLS: reads and writes go through it */
     bool read_wants_write;   /* the stream's read waits for the fd to be writable (TLS) */
@@ -48,9 +47,11 @@ typedef struct conn {
     conn_closed_fn on_closed;
     void *arg;
     uint64_t bytes_in, bytes_out;
+    char peer[]; /* the peer's node name */
 } conn;
 
-/* Takes ownership of fd (an ei connection: closed with ei_close_connection).
+/* Takes ownership of fd (a connection from transport_detach, closed with
+ * transport_close).
  * Returns a new conn or NULL. net_ticktime_s as the members use. */
 conn *conn_open(uv_loop_t *loop, int fd, const char *peer, unsigned net_ticktime_s,
                 conn_msg_fn on_msg, conn_closed_fn on_closed, void *arg);

@@ -76,6 +76,31 @@ static long resident_kib(void)
 }
 #endif
 
+/* Returns the free pages inside the heap to the kernel (malloc_trim), and
+ * logs VmRSS before and after at level. */
+static void heap_give_back(log_level level, const char *msg)
+{
+#ifdef __GLIBC__
+    if (!log_enabled(level)) {
+        malloc_trim(0);
+        return;
+    }
+    long before = resident_kib();
+    uint64_t t0 = uv_hrtime();
+    malloc_trim(0);
+    uint64_t took_us = (uv_hrtime() - t0) / 1000u;
+    long after = resident_kib();
+    char b[24], a[24], t[24];
+    snprintf(b, sizeof(b), "%ld", before);
+    snprintf(a, sizeof(a), "%ld", after);
+    snprintf(t, sizeof(t), "%llu", (unsigned long long)took_us);
+    log_event(level, msg, "rss_kib_before", b, "rss_kib_after", a, "took_us", t, LOG_END);
+#else
+    (void)level;
+    (void)msg;
+#endif
+}
+
 static uint64_t thread_cpu_us(void)
 {
     struct timespec ts;
@@ -282,16 +307,7 @@ static void reconcile(coordinator *co)
      * peak). Once per burst, when the last large action has ended. */
     if (co->trim_due && co->connects_in_flight == 0) {
         co->trim_due = false;
-#ifdef __GLIBC__
-        long before = resident_kib();
-        malloc_trim(0);
-        long after = resident_kib();
-        char b[24], a[24];
-        snprintf(b, sizeof(b), "%ld", before);
-        snprintf(a, sizeof(a), "%ld", after);
-        log_event(LOG_LEVEL_INFO, "heap trimmed after large actions", "rss_kib_before", b,
-                  "rss_kib_after", a, LOG_END);
-#endif
+        heap_give_back(LOG_LEVEL_INFO, "heap trimmed after large actions");
     }
 out:
     co->last_reconcile_us = (uv_hrtime() - t0) / 1000u;
@@ -404,6 +420,11 @@ static void poll_cb(uv_timer_t *t)
     coordinator *co = t->data;
     links_resync_all(co->ls);
     coordinator_schedule_reconcile(co, RECONCILE_DELAY_MS);
+    /* What the last interval freed (nodes() lists, action sources, events
+     * in bulk) stays resident until given back: at 5,000 members that was
+     * 6 MiB of free heap pages after the cold start's own trim. A trim
+     * walks the free chunks only: well under a millisecond here. */
+    heap_give_back(LOG_LEVEL_DEBUG, "heap trimmed");
 }
 
 void coordinator_poll_start(coordinator *co)

@@ -5,6 +5,7 @@
  * status shows. See coordinator_internal.h. */
 #include "coordinator_internal.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,14 @@ static char *parallel_connect_source(char *const *targets, size_t n)
     return src;
 }
 
+unsigned action_rpc_timeout_ms(unsigned rpc_timeout_ms, mesh_action_kind kind, size_t n_targets)
+{
+    if (kind != MESH_CONNECT || n_targets <= 1) return rpc_timeout_ms;
+    size_t extra = n_targets - 1;
+    if (extra > UINT_MAX - rpc_timeout_ms) return UINT_MAX;
+    return rpc_timeout_ms + (unsigned)extra;
+}
+
 /* One RPC on `on` for targets (owned from here on) that share mfa. */
 static void send_action(coordinator *co, member *on, mesh_action_kind kind, char **targets,
                         size_t n, const config_mfa *mfa, const char *reason)
@@ -256,6 +265,7 @@ static void send_action(coordinator *co, member *on, mesh_action_kind kind, char
             p->not_before_ms = now;
         }
     }
+    unsigned tmo = action_rpc_timeout_ms((unsigned)co->cfg->node.rpc_timeout_ms, kind, n);
     ei_x_buff args;
     ei_x_new(&args);
     int rc;
@@ -267,7 +277,7 @@ static void send_action(coordinator *co, member *on, mesh_action_kind kind, char
         ei_x_encode_list_header(&args, 1);
         ei_x_encode_string(&args, src);
         ei_x_encode_empty_list(&args);
-        rc = link_rpc(on->l, "erl_eval", "eval_str", &args, 0, eval_action_done, a);
+        rc = link_rpc(on->l, "erl_eval", "eval_str", &args, tmo, eval_action_done, a);
         free(src);
     } else {
         /* One RPC for all targets: lists:map(fun M:F/1, Targets). */
@@ -284,7 +294,7 @@ static void send_action(coordinator *co, member *on, mesh_action_kind kind, char
             ei_x_encode_atom(&args, targets[k]);
         ei_x_encode_empty_list(&args);
         ei_x_encode_empty_list(&args);
-        rc = link_rpc(on->l, "lists", "map", &args, 0, action_done, a);
+        rc = link_rpc(on->l, "lists", "map", &args, tmo, action_done, a);
     }
     ei_x_free(&args);
     co->actions_sent++;

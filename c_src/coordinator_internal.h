@@ -226,6 +226,13 @@ uint64_t pair_next_due_ms(const coordinator *co, uint64_t now_ms);
  * grouped by the connect/disconnect MFA of the topology that wants each
  * pair. Replies update pair state and history, then schedule a reconcile. */
 void action_dispatch(coordinator *co, const mesh_action *act);
+/* The deadline of one action's RPC: rpc_timeout, plus 1 ms per target past
+ * the first for a connect. The member runs a connect action's targets side
+ * by side, but spawning and answering for thousands of them takes it time
+ * that grows with their number: with a flat 5 s, a cold start of 5,000
+ * members on a loaded machine saw 248 of its connect actions time out (and
+ * be sent again) although every connect was made. */
+unsigned action_rpc_timeout_ms(unsigned rpc_timeout_ms, mesh_action_kind kind, size_t n_targets);
 /* The k-th oldest of the co->history_count recorded actions. */
 const action_record *action_history_at(const coordinator *co, size_t k);
 

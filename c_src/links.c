@@ -33,25 +33,33 @@ struct rpc_call {
     rpc_call *next;
 };
 
+/* The forwarder's pid without its node (always the member's own: an
+ * erlang_pid carries a 1 KiB node buffer). */
+typedef struct forwarder_ref {
+    unsigned num, serial, creation;
+} forwarder_ref;
+
+/* One per member: kept small, there may be thousands (a few hundred bytes
+ * with the name; the error text only while there is one). */
 struct mlink {
     links *ls;
-    char node[NODENAME_MAX + 1];
     link_state state;
     conn *c;
     connect_job *job;
     uv_timer_t retry_timer;
     unsigned backoff_ms;
     unsigned failures;
-    char last_error[ERR_LEN];
+    char *last_error; /* owned; NULL = none */
     dial_info dial;
     uint64_t up_since_ms;
     bool has_forwarder;
-    erlang_pid forwarder;
     bool forwarder_starting;
     bool resync_pending;
+    forwarder_ref forwarder;
     rpc_call *rpcs;
     void *user;
     mlink *prev, *next;
+    char node[]; /* the member's name */
 };
 
 struct connect_job {
@@ -185,7 +193,32 @@ link_state link_get_state(const mlink *l)
 }
 const char *link_last_error(const mlink *l)
 {
-    return l->last_error;
+    return l->last_error ? l->last_error : "";
+}
+
+static void link_set_error(mlink *l, const char *why)
+{
+    if (l->last_error && why && strcmp(l->last_error, why) == 0) return;
+    free(l->last_error);
+    l->last_error = why && why[0] ? strdup(why) : NULL;
+}
+
+/* The forwarder's pid as a member's pid: false (and nothing kept) when it is
+ * not on the member's node. */
+static bool forwarder_ref_set(const mlink *l, forwarder_ref *out, const erlang_pid *p)
+{
+    if (strcmp(p->node, l->node) != 0) return false;
+    *out = (forwarder_ref){.num = p->num, .serial = p->serial, .creation = p->creation};
+    return true;
+}
+
+static void forwarder_pid(const mlink *l, const forwarder_ref *f, erlang_pid *out)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->node, sizeof(out->node), "%s", l->node);
+    out->num = f->num;
+    out->serial = f->serial;
+    out->creation = f->creation;
 }
 uint64_t link_up_since_ms(const mlink *l)
 {
@@ -399,7 +432,7 @@ static int forwarder_source(const links *ls, char *out, size_t outlen)
     return (n > 0 && (size_t)n < outlen) ? 0 : -1;
 }
 
-static void forwarder_send_to(mlink *l, const erlang_pid *to, const char *tag);
+static void forwarder_send_to(mlink *l, const forwarder_ref *to, const char *tag);
 
 static void forwarder_spawned(mlink *l, int status, const char *buf, int idx, const char *reason,
                               void *arg)
@@ -417,16 +450,22 @@ static void forwarder_spawned(mlink *l, int status, const char *buf, int idx, co
                   LOG_END);
         return;
     }
+    forwarder_ref ref;
+    if (!forwarder_ref_set(l, &ref, &pid)) {
+        log_event(LOG_LEVEL_WARN, "event forwarder: spawned on another node", "node", l->node,
+                  LOG_END);
+        return;
+    }
     if (!l->has_forwarder) {
-        l->forwarder = pid;
+        l->forwarder = ref;
         l->has_forwarder = true;
-    } else if (pid.num != l->forwarder.num || pid.serial != l->forwarder.serial) {
+    } else if (ref.num != l->forwarder.num || ref.serial != l->forwarder.serial) {
         /* Another forwarder spoke first: one that outlived the previous
          * connection (its send to us is what made the member connect again).
          * The one just started is ours; stop the other and ask ours for the
          * view it may have sent before we knew its pid. */
-        erlang_pid old = l->forwarder;
-        l->forwarder = pid;
+        forwarder_ref old = l->forwarder;
+        l->forwarder = ref;
         forwarder_send_to(l, &old, "clusterd_stop");
         l->resync_pending = true;
         forwarder_send_to(l, &l->forwarder, "clusterd_resync");
@@ -456,15 +495,17 @@ static void link_start_forwarder(mlink *l)
 }
 
 /* Sends {Tag, Creation} to the forwarder (a plain message, not an RPC). */
-static void forwarder_send_to(mlink *l, const erlang_pid *to, const char *tag)
+static void forwarder_send_to(mlink *l, const forwarder_ref *to, const char *tag)
 {
+    erlang_pid pid;
+    forwarder_pid(l, to, &pid);
     ei_x_buff msg, pkt;
     ei_x_new_with_version(&msg);
     ei_x_new(&pkt);
     ei_x_encode_tuple_header(&msg, 2);
     ei_x_encode_atom(&msg, tag);
     ei_x_encode_ulong(&msg, l->ls->cn->creation);
-    if (dist_encode_send(&pkt, to, msg.buff, (size_t)msg.index) == 0 && l->c)
+    if (dist_encode_send(&pkt, &pid, msg.buff, (size_t)msg.index) == 0 && l->c)
         (void)conn_send_packet(l->c, pkt.buff, (size_t)pkt.index);
     ei_x_free(&msg);
     ei_x_free(&pkt);
@@ -514,10 +555,16 @@ static int link_handle_forwarder_msg(mlink *l, const dist_msg *m)
         forwarder_msg_free(&f);
         return 1; /* an earlier incarnation's forwarder, or a confused sender */
     }
+    forwarder_ref ref;
+    if (!forwarder_ref_set(l, &ref, &f.pid)) {
+        l->ls->stats.dropped_messages++;
+        forwarder_msg_free(&f);
+        return 1; /* a forwarder pid that is not on the member */
+    }
     if (!l->has_forwarder) {
-        l->forwarder = f.pid;
+        l->forwarder = ref;
         l->has_forwarder = true;
-    } else if (f.pid.num != l->forwarder.num || f.pid.serial != l->forwarder.serial) {
+    } else if (ref.num != l->forwarder.num || ref.serial != l->forwarder.serial) {
         l->ls->stats.dropped_messages++;
         forwarder_msg_free(&f);
         return 1; /* a replaced forwarder still talking */
@@ -663,7 +710,7 @@ static void link_conn_closed(conn *c, const char *reason, void *arg)
     l->c = NULL;
     l->has_forwarder = false;
     l->forwarder_starting = false;
-    snprintf(l->last_error, sizeof(l->last_error), "%s", reason);
+    link_set_error(l, reason);
     link_fail_rpcs(l, "link down");
     if (l->state == LINK_STOPPED) return;
     log_event(LOG_LEVEL_WARN, "link down", "node", l->node, "reason", reason, LOG_END);
@@ -677,6 +724,10 @@ static void connect_work(uv_work_t *req)
     connect_job *job = req->data;
     job->fd =
         dial_node_info(job->cn, job->node, job->timeout_ms, &job->dial, job->err, sizeof(job->err));
+    if (job->fd >= 0) {
+        job->fd = transport_detach(job->fd, job->err, sizeof(job->err));
+        if (job->fd < 0) job->dial.why = DIAL_FAILED;
+    }
 }
 
 /* The link runs over c from now on (our connect, or the member's own
@@ -688,7 +739,7 @@ static void link_went_up(mlink *l, conn *c, const char *how)
     l->state = LINK_UP;
     l->backoff_ms = 0;
     l->failures = 0;
-    l->last_error[0] = '\0';
+    link_set_error(l, NULL);
     l->up_since_ms = transport_now_ms();
     if (how)
         log_event(LOG_LEVEL_INFO, "link up", "node", l->node, "via", how, LOG_END);
@@ -740,7 +791,7 @@ static void connect_done(uv_work_t *req, int status)
     connect_job *job = req->data;
     mlink *l = job->l;
     if (!l) { /* the link was removed meanwhile */
-        if (job->fd >= 0) ei_close_connection(job->fd);
+        if (job->fd >= 0) transport_close(job->fd);
         free(job);
         return;
     }
@@ -751,25 +802,25 @@ static void connect_done(uv_work_t *req, int status)
     if (job->fd < 0) {
         ls->stats.connects_failed++;
         l->failures++;
-        snprintf(l->last_error, sizeof(l->last_error), "%s", job->err);
+        link_set_error(l, job->err);
         free(job);
         /* Log each distinct failure once at warn level, repeats at debug. */
         log_event(l->failures == 1 ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "cannot connect to member",
-                  "node", l->node, "reason", l->last_error, LOG_END);
+                  "node", l->node, "reason", link_last_error(l), LOG_END);
         link_schedule_retry(l);
-        if (ls->h.on_down) ls->h.on_down(l, l->last_error, ls->arg);
+        if (ls->h.on_down) ls->h.on_down(l, link_last_error(l), ls->arg);
         return;
     }
     int fd = job->fd;
     free(job);
     if (ls->shutting_down || l->state == LINK_STOPPED) {
-        ei_close_connection(fd);
+        transport_close(fd);
         return;
     }
     conn *c = links_conn_open(ls, fd, l->node, link_conn_msg, link_conn_closed, l);
     if (!c) {
-        ei_close_connection(fd);
-        snprintf(l->last_error, sizeof(l->last_error), "out of memory");
+        transport_close(fd);
+        link_set_error(l, "out of memory");
         link_schedule_retry(l);
         return;
     }
@@ -807,14 +858,12 @@ static void link_start_connect(mlink *l)
 mlink *links_add(links *ls, const char *node)
 {
     if (ls->shutting_down) return NULL;
-    mlink *l = calloc(1, sizeof(*l));
+    if (!nodename_valid(node, NULL, 0)) return NULL;
+    size_t len = strlen(node);
+    mlink *l = calloc(1, sizeof(*l) + len + 1);
     if (!l) return NULL;
-    if (!nodename_valid(node, NULL, 0)) {
-        free(l);
-        return NULL;
-    }
     l->ls = ls;
-    snprintf(l->node, sizeof(l->node), "%s", node);
+    memcpy(l->node, node, len + 1);
     uv_timer_init(ls->loop, &l->retry_timer);
     l->retry_timer.data = l;
     l->next = ls->head;
@@ -833,7 +882,9 @@ void links_retry_now(mlink *l)
 
 static void link_freed_cb(uv_handle_t *h)
 {
-    free(h->data);
+    mlink *l = h->data;
+    free(l->last_error);
+    free(l);
 }
 
 void links_remove(links *ls, mlink *l)
@@ -884,6 +935,8 @@ static void accept_work(uv_work_t *req)
         snprintf(job->err, sizeof(job->err), "handshake failed (%s)", strerror(erl_errno));
         return;
     }
+    job->result = transport_detach(job->result, job->err, sizeof(job->err));
+    if (job->result < 0) return;
     snprintf(job->peer, sizeof(job->peer), "%.255s", con.nodename);
 }
 
@@ -899,7 +952,7 @@ static void accept_done(uv_work_t *req, int status)
         return;
     }
     if (ls->shutting_down) {
-        ei_close_connection(job->result);
+        transport_close(job->result);
         free(job);
         return;
     }
@@ -909,7 +962,7 @@ static void accept_done(uv_work_t *req, int status)
         if (c)
             link_adopt(l, c);
         else
-            ei_close_connection(job->result);
+            transport_close(job->result);
         free(job);
         return;
     }
@@ -919,7 +972,7 @@ static void accept_done(uv_work_t *req, int status)
           : NULL;
     if (!c) {
         free(a);
-        ei_close_connection(job->result);
+        transport_close(job->result);
     } else {
         a->c = c;
         a->next = ls->acc;

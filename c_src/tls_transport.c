@@ -200,6 +200,16 @@ static void tls_free(void *st)
     free(s);
 }
 
+/* The socket BIO that SSL_set_fd made holds the fd number (not owned). */
+static int tls_set_fd(void *st, int fd)
+{
+    tls_stream *s = st;
+    BIO *b = SSL_get_rbio(s->ssl);
+    if (!b || b != SSL_get_wbio(s->ssl)) return -1;
+    BIO_set_fd(b, fd, BIO_NOCLOSE);
+    return 0;
+}
+
 static const transport_stream_ops tls_stream_ops = {
     .name = "tls",
     .handshake = tls_handshake,
@@ -208,6 +218,7 @@ static const transport_stream_ops tls_stream_ops = {
     .pending = tls_pending,
     .error = tls_error,
     .free = tls_free,
+    .set_fd = tls_set_fd,
 };
 
 static int tls_open(void *arg, int fd, bool server, const char *peer_host, transport_stream *out,

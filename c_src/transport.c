@@ -30,6 +30,8 @@ typedef struct tcp_ctx {
     size_t rx_head_len;           /* bytes of the status packet seen after our first write */
     const transport_layer *layer; /* secure layer (TLS) or NULL */
     transport_stream stream;      /* plain TCP unless the layer made one */
+    bool detached;                /* transport_detach took the stream: close keeps it */
+    int keep_fd;                  /* detached onto this same number: close keeps it open */
 } tcp_ctx;
 
 /* Settings for the next ei call on this thread (see transport_thread_prepare). */
@@ -39,6 +41,9 @@ static _Thread_local socklen_t tl_peer_len;
 static _Thread_local int tl_preaccepted_fd = -1;
 static _Thread_local transport_failure tl_failure;
 static _Thread_local char tl_expect_host[256];
+/* The connection whose handshake this thread completed last, for
+ * transport_detach; cleared when it is closed. */
+static _Thread_local tcp_ctx *tl_completed;
 
 /* ---- the plain TCP stream ---- */
 
@@ -176,6 +181,7 @@ void transport_thread_prepare(uint64_t deadline_ms, const struct sockaddr *peer,
         tl_peer_len = peer_len;
     }
     tl_preaccepted_fd = preaccepted_fd;
+    tl_completed = NULL;
     memset(&tl_failure, 0, sizeof(tl_failure));
 }
 
@@ -247,6 +253,7 @@ static tcp_ctx *ctx_new(int fd)
     c->stream.ops = &tcp_stream_ops;
     c->handshaking = true;
     c->published = atomic_load(&g_published);
+    c->keep_fd = -1;
     return c;
 }
 
@@ -264,13 +271,58 @@ static int cb_socket(void **ctx, void *setup_ctx)
 static int cb_close(void *ctx)
 {
     tcp_ctx *c = ctx;
+    if (tl_completed == c) tl_completed = NULL;
     if (c->stream.ops != &tcp_stream_ops) {
         streams_set(c->fd, NULL); /* before close: the fd number may be reused at once */
-        if (c->stream.ops->free) c->stream.ops->free(c->stream.st);
+        if (!c->detached && c->stream.ops->free) c->stream.ops->free(c->stream.st);
     }
-    if (c->fd >= 0) close(c->fd);
+    if (c->fd >= 0 && c->fd != c->keep_fd) close(c->fd);
     free(c);
     return 0;
+}
+
+int transport_detach(int fd, char *err, size_t errlen)
+{
+    tcp_ctx *c = tl_completed;
+    tl_completed = NULL;
+    if (!c || c->fd != fd) {
+        ei_close_connection(fd);
+        snprintf(err, errlen, "internal error: no handshake state for fd %d", fd);
+        return -1;
+    }
+    /* The duplicate shares the open socket (and its O_NONBLOCK, TCP_NODELAY). */
+    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, TRANSPORT_ESTABLISHED_FD_BASE);
+    if (nfd < 0) {
+        nfd = fd; /* no number free above the base: keep this one, ei still forgets it */
+        c->keep_fd = fd;
+    }
+    transport_stream s = c->stream;
+    c->detached = true;
+    ei_close_connection(fd); /* cb_close: closes the old number only, keeps the stream */
+    if (s.ops != &tcp_stream_ops) {
+        if (nfd != fd && s.ops->set_fd && s.ops->set_fd(s.st, nfd) < 0) {
+            if (s.ops->free) s.ops->free(s.st);
+            close(nfd);
+            snprintf(err, errlen, "cannot move the TLS stream to fd %d", nfd);
+            return -1;
+        }
+        streams_set(nfd, &s);
+    }
+    return nfd;
+}
+
+void transport_close(int fd)
+{
+    if (fd < 0) return;
+    transport_stream s = {0};
+    pthread_mutex_lock(&streams_lock);
+    if ((size_t)fd < streams_cap) {
+        s = streams[fd];
+        streams[fd] = (transport_stream){0};
+    }
+    pthread_mutex_unlock(&streams_lock);
+    if (s.ops && s.ops->free) s.ops->free(s.st);
+    close(fd);
 }
 
 static int ensure_socket(tcp_ctx *c, int family)
@@ -549,6 +601,7 @@ static int cb_handshake_complete(void *ctx)
         tl_failure.not_published = 1;
         return EPROTO;
     }
+    tl_completed = c;
     return 0;
 }
 

@@ -44,6 +44,9 @@ typedef struct transport_stream_ops {
     const char *(*error)(void *st);
     /* Releases st (not the fd); sends a polite goodbye if it can without waiting. */
     void (*free)(void *st);
+    /* The connection moved to another fd number (transport_detach). NULL:
+     * the stream keeps no fd of its own (it is passed to every call). */
+    int (*set_fd)(void *st, int fd);
 } transport_stream_ops;
 
 typedef struct transport_stream {
@@ -51,9 +54,26 @@ typedef struct transport_stream {
     void *st;
 } transport_stream;
 
-/* The stream of an established ei connection (plain TCP unless a secure
- * layer was set up). Valid until ei_close_connection(fd). */
+/* The stream of an established connection (plain TCP unless a secure layer
+ * was set up). Valid until it is closed. */
 transport_stream transport_stream_of(int fd);
+
+/* Takes a connection that ei's connect or accept just returned on this
+ * thread away from ei: the socket moves to a number at or above
+ * TRANSPORT_ESTABLISHED_FD_BASE (when there is room) and ei forgets it.
+ * Call on the thread that ran the handshake, right after it. Returns the
+ * fd to use from now on, closed with transport_close (never with ei), or
+ * -1 with err (the connection is closed then).
+ * Why: ei keeps a record of every connection it knows (a copy of our cnode
+ * and the cookie, ~2.9 KiB) in segments of 32 fd numbers that it allocates
+ * for a number's range and never frees; clusterd needs ei for the handshake
+ * only, conn.c does the rest. Handshakes then run on the low numbers the
+ * kernel hands out first, and ei's table stays a few segments however many
+ * members there are (it was 14 MiB of 56 at 5,000 members). */
+#define TRANSPORT_ESTABLISHED_FD_BASE 256
+int transport_detach(int fd, char *err, size_t errlen);
+/* Closes a connection that transport_detach returned: its stream, then the fd. */
+void transport_close(int fd);
 ssize_t transport_stream_read(const transport_stream *s, int fd, void *buf, size_t len,
                               short *want);
 ssize_t transport_stream_write(const transport_stream *s, int fd, const void *buf, size_t len,

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,9 +245,23 @@ static void test_pairs_sorted_and_pruned(void **state)
     namepool_free(&pool);
 }
 
+/* A connect action's deadline grows with its targets; a disconnect's and a
+ * single connect's is rpc_timeout; the sum never wraps. */
+static void test_action_rpc_timeout(void **state)
+{
+    (void)state;
+    assert_int_equal(action_rpc_timeout_ms(5000, MESH_CONNECT, 1), 5000);
+    assert_int_equal(action_rpc_timeout_ms(5000, MESH_CONNECT, 0), 5000);
+    assert_int_equal(action_rpc_timeout_ms(5000, MESH_CONNECT, 64), 5063);
+    assert_int_equal(action_rpc_timeout_ms(5000, MESH_CONNECT, 5000), 9999);
+    assert_int_equal(action_rpc_timeout_ms(5000, MESH_DISCONNECT, 5000), 5000);
+    assert_int_equal(action_rpc_timeout_ms(UINT_MAX - 10, MESH_CONNECT, 100), UINT_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_action_rpc_timeout),
         cmocka_unit_test(test_strv_find_sorted),
         cmocka_unit_test(test_namepool),
         cmocka_unit_test(test_seen_update_matches_model),
