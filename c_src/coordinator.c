@@ -202,10 +202,11 @@ static void reconcile(coordinator *co)
         any_gone |= m->gone;
         reachable[i] = member_reachable(m);
         uint64_t *row = mesh_graph_row(&observed, i);
-        for (size_t w = 0; w < m->seen_words; w++)
-            for (uint64_t bits = m->seen[w]; bits != 0; bits &= bits - 1) {
+        const seen_set *seen = m->seen;
+        for (size_t w = 0; seen && w < seen->words; w++)
+            for (uint64_t bits = seen->bits[w]; bits != 0; bits &= bits - 1) {
                 size_t id = w * 64 + (size_t)__builtin_ctzll(bits);
-                if (id >= n_ids || by_id[id] < 0) continue;
+                if (id >= n_ids || by_id[id] < 0 || (long)id == m->self_id) continue;
                 size_t j = (size_t)by_id[id];
                 row[j / 64] |= (uint64_t)1 << (j % 64);
             }
@@ -420,6 +421,7 @@ static void poll_cb(uv_timer_t *t)
     coordinator *co = t->data;
     links_resync_all(co->ls);
     coordinator_schedule_reconcile(co, RECONCILE_DELAY_MS);
+    members_share_views(co->members, co->n_members);
     /* What the last interval freed (nodes() lists, action sources, events
      * in bulk) stays resident until given back: at 5,000 members that was
      * 6 MiB of free heap pages after the cold start's own trim. A trim

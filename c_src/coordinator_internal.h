@@ -42,14 +42,25 @@ typedef struct pair_state {
 
 /* One node some topology wants (or wanted: see gone). Owned by the
  * coordinator's member table; freed by member_delete or member_free. */
+/* A member's nodes() as a bit per name id, shared by members whose views
+ * are equal (copy on write): in a full mesh every member sees all others,
+ * and one copy serves them all instead of n bits for each of n members
+ * (5 MiB at 5,000 members). The set also holds the member's own id, so
+ * that the views of a full mesh are equal; readers skip it. */
+typedef struct seen_set {
+    size_t refs;
+    size_t words;
+    uint64_t bits[];
+} seen_set;
+
 typedef struct member {
     char *name;        /* owned */
+    long self_id;      /* its own name's id in co->pool (-1: none) */
     mlink *l;          /* owned by links (links_remove); NULL when none */
     bool gone;         /* left on positive evidence; waiting until nobody sees it */
     bool has_snapshot; /* we know its nodes() */
-    uint64_t *seen;    /* its nodes(): a bit per id of co->pool; owned */
-    size_t seen_words; /* words allocated in seen */
-    size_t n_seen;     /* bits set */
+    seen_set *seen;    /* its nodes() and self_id; NULL until the first; shared */
+    size_t n_seen;     /* nodes it sees (self_id not counted) */
     pair_state *pairs; /* actions this member ran or runs, sorted by peer id; owned */
     size_t n_pairs;
     size_t cap_pairs;  /* entries allocated in pairs */
@@ -193,6 +204,11 @@ member *member_add(coordinator *co, const char *name);
 void member_delete(coordinator *co, member *m);
 /* Frees m and what it owns (not its link). Accepts NULL. */
 void member_free(member *m);
+/* Lets go of m's view (NULL afterwards). */
+void member_view_release(member *m);
+/* Members whose views are equal share one copy from now on (the next change
+ * to one copies it). O(members x words); for the safety-net poll. */
+void members_share_views(member *const *members, size_t n);
 /* Replaces m's view of nodes() with nodes (names interned in pool). False
  * when that changed nothing (the view was known and the same) or out of
  * memory. */

@@ -171,55 +171,103 @@ uint64_t pair_next_due_ms(const coordinator *co, uint64_t now_ms)
     return next;
 }
 
-/* Makes room for bit id in m->seen (new words zero). */
-static int seen_reserve(member *m, size_t id)
+static void seen_release(seen_set *s)
 {
+    if (s && --s->refs == 0) free(s);
+}
+
+void member_view_release(member *m)
+{
+    seen_release(m->seen);
+    m->seen = NULL;
+}
+
+static void seen_set_bit(seen_set *s, size_t id)
+{
+    s->bits[id / 64] |= (uint64_t)1 << (id % 64);
+}
+
+/* Makes m's view its own (a copy when shared) with room for bit id; a new
+ * view starts with the member's own id set. New words are zero. */
+static int seen_own(member *m, size_t id)
+{
+    seen_set *s = m->seen;
     size_t need = id / 64 + 1;
-    if (need <= m->seen_words) return 0;
-    size_t words = m->seen_words ? m->seen_words : 4;
+    if (m->self_id >= 0 && (size_t)m->self_id / 64 + 1 > need) need = (size_t)m->self_id / 64 + 1;
+    if (s && s->refs == 1 && s->words >= need) return 0;
+    size_t words = s ? s->words : 4;
     while (words < need)
         words *= 2;
-    uint64_t *nb = realloc(m->seen, words * sizeof(uint64_t));
-    if (!nb) return -1;
-    memset(nb + m->seen_words, 0, (words - m->seen_words) * sizeof(uint64_t));
-    m->seen = nb;
-    m->seen_words = words;
+    seen_set *n = calloc(1, sizeof(*n) + words * sizeof(uint64_t));
+    if (!n) return -1;
+    n->refs = 1;
+    n->words = words;
+    if (s)
+        memcpy(n->bits, s->bits, s->words * sizeof(uint64_t));
+    else if (m->self_id >= 0)
+        seen_set_bit(n, (size_t)m->self_id);
+    seen_release(s);
+    m->seen = n;
     return 0;
 }
 
 static bool seen_test(const member *m, size_t id)
 {
-    return id / 64 < m->seen_words && (m->seen[id / 64] >> (id % 64)) & 1u;
+    const seen_set *s = m->seen;
+    return s && id / 64 < s->words && (s->bits[id / 64] >> (id % 64)) & 1u;
+}
+
+/* Equal sets, whatever their allocated sizes (missing words are zero). */
+static bool seen_equal(const seen_set *a, const seen_set *b)
+{
+    size_t words = a->words > b->words ? a->words : b->words;
+    for (size_t w = 0; w < words; w++) {
+        uint64_t x = w < a->words ? a->bits[w] : 0;
+        uint64_t y = w < b->words ? b->bits[w] : 0;
+        if (x != y) return false;
+    }
+    return true;
+}
+
+/* A hash that, like seen_equal, ignores trailing zero words. */
+static uint64_t seen_hash(const seen_set *s)
+{
+    size_t used = s->words;
+    while (used > 0 && s->bits[used - 1] == 0)
+        used--;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t w = 0; w < used; w++) {
+        h ^= s->bits[w];
+        h *= 0x100000001b3ULL;
+        h ^= h >> 29;
+    }
+    return h;
 }
 
 bool member_set_seen(namepool *pool, member *m, char *const *nodes, size_t n)
 {
     member fresh;
     memset(&fresh, 0, sizeof(fresh));
+    fresh.self_id = m->self_id;
+    if (seen_own(&fresh, 0) < 0) return false;
     for (size_t i = 0; i < n; i++) {
         long id = namepool_intern(pool, nodes[i]);
-        if (id < 0 || seen_reserve(&fresh, (size_t)id) < 0) {
-            free(fresh.seen);
+        if (id < 0 || seen_own(&fresh, (size_t)id) < 0) {
+            member_view_release(&fresh);
             return false;
         }
+        if (id == m->self_id) continue; /* a node is never in its own nodes() */
         if (!seen_test(&fresh, (size_t)id)) fresh.n_seen++;
-        fresh.seen[id / 64] |= (uint64_t)1 << (id % 64);
+        seen_set_bit(fresh.seen, (size_t)id);
     }
-    bool same = m->has_snapshot && fresh.n_seen == m->n_seen;
-    size_t words = fresh.seen_words > m->seen_words ? fresh.seen_words : m->seen_words;
-    for (size_t w = 0; same && w < words; w++) {
-        uint64_t a = w < fresh.seen_words ? fresh.seen[w] : 0;
-        uint64_t b = w < m->seen_words ? m->seen[w] : 0;
-        same = a == b;
-    }
-    if (same) {
+    if (m->has_snapshot && m->seen && fresh.n_seen == m->n_seen &&
+        seen_equal(fresh.seen, m->seen)) {
         /* the usual answer to the safety-net poll: nothing to re-plan */
-        free(fresh.seen);
+        member_view_release(&fresh);
         return false;
     }
-    free(m->seen);
+    seen_release(m->seen);
     m->seen = fresh.seen;
-    m->seen_words = fresh.seen_words;
     m->n_seen = fresh.n_seen;
     m->has_snapshot = true;
     return true;
@@ -229,14 +277,15 @@ bool member_seen_update(namepool *pool, member *m, const char *peer, bool up)
 {
     long id = up ? namepool_intern(pool, peer) : namepool_find(pool, peer);
     if (id < 0) return false; /* out of memory, or a nodedown of a name never seen */
+    if (id == m->self_id) return false;
     bool present = seen_test(m, (size_t)id);
     if (up == present) return false;
+    if (seen_own(m, (size_t)id) < 0) return false;
     if (up) {
-        if (seen_reserve(m, (size_t)id) < 0) return false;
-        m->seen[id / 64] |= (uint64_t)1 << (id % 64);
+        seen_set_bit(m->seen, (size_t)id);
         m->n_seen++;
     } else {
-        m->seen[id / 64] &= ~((uint64_t)1 << (id % 64));
+        m->seen->bits[id / 64] &= ~((uint64_t)1 << (id % 64));
         m->n_seen--;
     }
     return true;
@@ -245,7 +294,44 @@ bool member_seen_update(namepool *pool, member *m, const char *peer, bool up)
 bool member_sees(const namepool *pool, const member *m, const char *name)
 {
     long id = namepool_find(pool, name);
-    return id >= 0 && seen_test(m, (size_t)id);
+    return id >= 0 && id != m->self_id && seen_test(m, (size_t)id);
+}
+
+void members_share_views(member *const *members, size_t n)
+{
+    if (n < 2) return;
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    seen_set **tab = calloc(cap, sizeof(*tab));
+    uint64_t *hashes = calloc(cap, sizeof(*hashes));
+    if (!tab || !hashes) {
+        free(tab);
+        free(hashes);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        member *m = members[i];
+        if (!m->seen) continue;
+        uint64_t h = seen_hash(m->seen);
+        for (size_t k = (size_t)h & (cap - 1);; k = (k + 1) & (cap - 1)) {
+            if (!tab[k]) {
+                tab[k] = m->seen;
+                hashes[k] = h;
+                break;
+            }
+            if (hashes[k] == h && seen_equal(tab[k], m->seen)) {
+                if (tab[k] != m->seen) {
+                    tab[k]->refs++;
+                    seen_release(m->seen);
+                    m->seen = tab[k];
+                }
+                break;
+            }
+        }
+    }
+    free(tab);
+    free(hashes);
 }
 
 static int cmp_cstr(const void *a, const void *b)
@@ -256,9 +342,12 @@ static int cmp_cstr(const void *a, const void *b)
 void member_seen_names(const namepool *pool, const member *m, const char **out)
 {
     size_t k = 0;
-    for (size_t w = 0; w < m->seen_words; w++)
-        for (uint64_t bits = m->seen[w]; bits != 0 && k < m->n_seen; bits &= bits - 1)
-            out[k++] = namepool_name(pool, w * 64 + (size_t)__builtin_ctzll(bits));
+    const seen_set *s = m->seen;
+    for (size_t w = 0; s && w < s->words; w++)
+        for (uint64_t bits = s->bits[w]; bits != 0 && k < m->n_seen; bits &= bits - 1) {
+            size_t id = w * 64 + (size_t)__builtin_ctzll(bits);
+            if ((long)id != m->self_id) out[k++] = namepool_name(pool, id);
+        }
     qsort(out, k, sizeof(*out), cmp_cstr);
 }
 
@@ -266,7 +355,7 @@ void member_free(member *m)
 {
     if (!m) return;
     free(m->name);
-    free(m->seen);
+    seen_release(m->seen);
     free(m->pairs);
     free(m);
 }
@@ -277,15 +366,27 @@ member *member_add(coordinator *co, const char *name)
     if (!m) return NULL;
     m->added_ms = transport_now_ms();
     m->name = strdup(name);
+    m->self_id = namepool_intern(&co->pool, name);
     member **nv = realloc(co->members, (co->n_members + 1) * sizeof(member *));
-    if (!m->name || !nv) {
+    if (!m->name || m->self_id < 0 || !nv) {
         if (nv) co->members = nv;
         member_free(m);
         return NULL;
     }
     co->members = nv;
-    co->members[co->n_members++] = m;
-    qsort(co->members, co->n_members, sizeof(member *), cmp_member);
+    /* Into its place (binary search, one memmove): a sort per added member
+     * made a discovery answer of n new members O(n^2 log n). */
+    size_t lo = 0, hi = co->n_members;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(co->members[mid]->name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    memmove(&co->members[lo + 1], &co->members[lo], (co->n_members - lo) * sizeof(member *));
+    co->members[lo] = m;
+    co->n_members++;
     m->l = links_add(co->ls, name);
     if (m->l) link_set_user(m->l, m);
     return m;

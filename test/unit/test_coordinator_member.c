@@ -96,6 +96,9 @@ static void test_seen_update_matches_model(void **state)
         memset(&pool, 0, sizeof(pool));
         member m;
         memset(&m, 0, sizeof(m));
+        /* the member is n042@h: never in its own view, whatever it reports */
+        m.self_id = namepool_intern(&pool, "n042@h");
+        assert_true(m.self_id >= 0);
         unsigned char model[UNIVERSE] = {0};
         char name[32];
         /* a nodedown for a name never seen changes nothing */
@@ -117,6 +120,10 @@ static void test_seen_update_matches_model(void **state)
             assert_true(member_set_seen(&pool, &m, more, 3));
             model[50] = 0;
             check_view(&pool, &m, model, UNIVERSE);
+            /* its own name in the list changes nothing */
+            char *with_self[4] = {"n100@h", "n042@h", "n200@h", "n007@h"};
+            assert_false(member_set_seen(&pool, &m, with_self, 4));
+            check_view(&pool, &m, model, UNIVERSE);
         } else {
             /* an empty first view is news too */
             assert_true(member_set_seen(&pool, &m, NULL, 0));
@@ -129,12 +136,16 @@ static void test_seen_update_matches_model(void **state)
             bool up = (x >> 20) % 3 != 0; /* more ups than downs: the view grows */
             snprintf(name, sizeof(name), "n%03zu@h", i);
             bool was = model[i];
+            if (i == 42) { /* an event about itself is ignored */
+                assert_false(member_seen_update(&pool, &m, name, up));
+                continue;
+            }
             assert_int_equal(member_seen_update(&pool, &m, name, up), was != up);
             model[i] = up;
             if (s % 97 == 0) check_view(&pool, &m, model, UNIVERSE);
         }
         check_view(&pool, &m, model, UNIVERSE);
-        free(m.seen);
+        member_view_release(&m);
         namepool_free(&pool);
     }
 }
@@ -245,6 +256,69 @@ static void test_pairs_sorted_and_pruned(void **state)
     namepool_free(&pool);
 }
 
+/* Members of a full mesh share one view; a change to one copies it and
+ * leaves the others as they were; sharing again finds the equal ones. */
+static void test_views_shared(void **state)
+{
+    (void)state;
+    namepool pool;
+    memset(&pool, 0, sizeof(pool));
+    const char *names[4] = {"a@h", "b@h", "c@h", "d@h"};
+    member ms[4];
+    member *mp[4];
+    memset(ms, 0, sizeof(ms));
+    for (int i = 0; i < 4; i++) {
+        ms[i].self_id = namepool_intern(&pool, names[i]);
+        mp[i] = &ms[i];
+    }
+    /* each sees the three others (snapshots for a, b; events for c, d) */
+    char *a_sees[3] = {"b@h", "c@h", "d@h"}, *b_sees[3] = {"a@h", "c@h", "d@h"};
+    assert_true(member_set_seen(&pool, &ms[0], a_sees, 3));
+    assert_true(member_set_seen(&pool, &ms[1], b_sees, 3));
+    for (int i = 2; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            if (i != j) assert_true(member_seen_update(&pool, &ms[i], names[j], true));
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(ms[i].n_seen, 3);
+    members_share_views(mp, 4);
+    for (int i = 1; i < 4; i++)
+        assert_ptr_equal(ms[i].seen, ms[0].seen);
+    assert_int_equal(ms[0].seen->refs, 4);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            assert_int_equal(member_sees(&pool, &ms[i], names[j]), i != j);
+
+    /* c loses d: c gets a copy of its own, the others still share */
+    assert_true(member_seen_update(&pool, &ms[2], "d@h", false));
+    assert_ptr_not_equal(ms[2].seen, ms[0].seen);
+    assert_int_equal(ms[0].seen->refs, 3);
+    assert_false(member_sees(&pool, &ms[2], "d@h"));
+    assert_true(member_sees(&pool, &ms[0], "d@h"));
+    assert_true(member_sees(&pool, &ms[3], "c@h"));
+    assert_int_equal(ms[2].n_seen, 2);
+    assert_int_equal(ms[3].n_seen, 3);
+    const char *out[3];
+    member_seen_names(&pool, &ms[3], out);
+    assert_string_equal(out[0], "a@h");
+    assert_string_equal(out[1], "b@h");
+    assert_string_equal(out[2], "c@h");
+    /* d loses c too: still different from the others, equal to nobody */
+    assert_true(member_seen_update(&pool, &ms[3], "c@h", false));
+    members_share_views(mp, 4);
+    assert_ptr_not_equal(ms[2].seen, ms[3].seen);
+    assert_int_equal(ms[0].seen->refs, 2);
+    /* both links come back: all four share one view again */
+    assert_true(member_seen_update(&pool, &ms[2], "d@h", true));
+    assert_true(member_seen_update(&pool, &ms[3], "c@h", true));
+    members_share_views(mp, 4);
+    for (int i = 1; i < 4; i++)
+        assert_ptr_equal(ms[i].seen, ms[0].seen);
+    assert_int_equal(ms[0].seen->refs, 4);
+    for (int i = 0; i < 4; i++)
+        member_view_release(&ms[i]);
+    namepool_free(&pool);
+}
+
 /* A connect action's deadline grows with its targets; a disconnect's and a
  * single connect's is rpc_timeout; the sum never wraps. */
 static void test_action_rpc_timeout(void **state)
@@ -262,6 +336,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_action_rpc_timeout),
+        cmocka_unit_test(test_views_shared),
         cmocka_unit_test(test_strv_find_sorted),
         cmocka_unit_test(test_namepool),
         cmocka_unit_test(test_seen_update_matches_model),
