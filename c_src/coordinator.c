@@ -196,6 +196,12 @@ static void reconcile(coordinator *co)
     }
     uint64_t now = transport_now_ms();
     bool any_gone = false;
+    /* Members that share one view (all of a settled full mesh) have the
+     * same row but for their own two bits: the row of the first of them,
+     * copied, instead of n bits walked per member (n^2 per pass). */
+    const seen_set *shared = NULL;
+    size_t shared_row = 0;
+    size_t row_words = (n + 63) / 64;
     for (size_t i = 0; i < n; i++) {
         member *m = co->members[i];
         gone[i] = m->gone;
@@ -203,6 +209,19 @@ static void reconcile(coordinator *co)
         reachable[i] = member_reachable(m);
         uint64_t *row = mesh_graph_row(&observed, i);
         const seen_set *seen = m->seen;
+        if (seen && seen == shared) {
+            memcpy(row, mesh_graph_row(&observed, shared_row), row_words * sizeof(uint64_t));
+            long k_id = co->members[shared_row]->self_id; /* left out of its own row */
+            if (k_id >= 0 && (size_t)k_id / 64 < seen->words &&
+                (seen->bits[k_id / 64] >> (k_id % 64)) & 1u)
+                row[shared_row / 64] |= (uint64_t)1 << (shared_row % 64);
+            row[i / 64] &= ~((uint64_t)1 << (i % 64));
+            continue;
+        }
+        if (seen && seen->refs > 1) {
+            shared = seen;
+            shared_row = i;
+        }
         for (size_t w = 0; seen && w < seen->words; w++)
             for (uint64_t bits = seen->bits[w]; bits != 0; bits &= bits - 1) {
                 size_t id = w * 64 + (size_t)__builtin_ctzll(bits);
