@@ -194,8 +194,7 @@ static void conn_on_readable(conn *c)
     for (unsigned reads = 0; reads < CONN_READS_PER_WAKEUP; reads++) {
         short want = 0;
         c->read_wants_write = false;
-        ssize_t r =
-            transport_stream_read(&c->stream, c->fd, read_scratch, CONN_READ_CHUNK, &want);
+        ssize_t r = transport_stream_read(&c->stream, c->fd, read_scratch, CONN_READ_CHUNK, &want);
         if (r > 0) {
             c->bytes_in += (uint64_t)r;
             c->last_rx_ms = transport_now_ms();
