@@ -287,12 +287,25 @@ static void conn_update_poll(conn *c)
     c->poll_started = true;
 }
 
+size_t conn_alloc_size(const char *peer)
+{
+    return sizeof(conn) + strnlen(peer, NODENAME_MAX) + 1;
+}
+
 conn *conn_open(uv_loop_t *loop, int fd, const char *peer, unsigned net_ticktime_s,
                 conn_msg_fn on_msg, conn_closed_fn on_closed, void *arg)
 {
+    void *mem = malloc(conn_alloc_size(peer));
+    if (!mem) return NULL;
+    return conn_open_in(mem, loop, fd, peer, net_ticktime_s, on_msg, on_closed, arg);
+}
+
+conn *conn_open_in(void *mem, uv_loop_t *loop, int fd, const char *peer, unsigned net_ticktime_s,
+                   conn_msg_fn on_msg, conn_closed_fn on_closed, void *arg)
+{
     size_t peer_len = strnlen(peer, NODENAME_MAX);
-    conn *c = calloc(1, sizeof(*c) + peer_len + 1);
-    if (!c) return NULL;
+    conn *c = mem;
+    memset(c, 0, sizeof(*c));
     c->loop = loop;
     c->fd = fd;
     c->stream = transport_stream_of(fd);

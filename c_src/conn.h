@@ -55,6 +55,13 @@ typedef struct conn {
  * Returns a new conn or NULL. net_ticktime_s as the members use. */
 conn *conn_open(uv_loop_t *loop, int fd, const char *peer, unsigned net_ticktime_s,
                 conn_msg_fn on_msg, conn_closed_fn on_closed, void *arg);
+/* The same in memory the caller allocated with malloc (at least
+ * conn_alloc_size(peer) bytes), which the conn owns from then on (also when
+ * it fails: mem is freed then). Lets a long-lived owner allocate a
+ * connection's memory next to its own, ahead of time. */
+conn *conn_open_in(void *mem, uv_loop_t *loop, int fd, const char *peer, unsigned net_ticktime_s,
+                   conn_msg_fn on_msg, conn_closed_fn on_closed, void *arg);
+size_t conn_alloc_size(const char *peer);
 
 /* Queues a complete packet (as built by dist_encode_*). Returns 0, or -1 if
  * the connection is closing or the peer is not reading (the conn is then

@@ -60,7 +60,8 @@ void links_shutdown(links *ls);
 void links_free(links *ls);
 void links_update_settings(links *ls, const links_settings *s);
 
-/* Adds a member and starts connecting at once. Returns NULL on error. */
+/* Adds a member and starts connecting on the loop's next turn. Returns NULL
+ * on error. */
 mlink *links_add(links *ls, const char *node);
 /* Closes and forgets a member (its forwarder exits with the connection). */
 void links_remove(links *ls, mlink *l);
