@@ -211,9 +211,8 @@ static void reconcile(coordinator *co)
         const seen_set *seen = m->seen;
         if (seen && seen == shared) {
             memcpy(row, mesh_graph_row(&observed, shared_row), row_words * sizeof(uint64_t));
-            long k_id = co->members[shared_row]->self_id; /* left out of its own row */
-            if (k_id >= 0 && (size_t)k_id / 64 < seen->words &&
-                (seen->bits[k_id / 64] >> (k_id % 64)) & 1u)
+            /* that row left out its own member */
+            if (seen_set_has(seen, co->members[shared_row]->self_id))
                 row[shared_row / 64] |= (uint64_t)1 << (shared_row % 64);
             row[i / 64] &= ~((uint64_t)1 << (i % 64));
             continue;

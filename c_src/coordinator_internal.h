@@ -53,6 +53,12 @@ typedef struct seen_set {
     uint64_t bits[];
 } seen_set;
 
+/* True if id's bit is set in s (NULL or too short: not set). */
+static inline bool seen_set_has(const seen_set *s, long id)
+{
+    return s && id >= 0 && (size_t)id / 64 < s->words && (s->bits[id / 64] >> (id % 64)) & 1u;
+}
+
 typedef struct member {
     char *name;        /* owned */
     long self_id;      /* its own name's id in co->pool (-1: none) */

@@ -213,8 +213,7 @@ static int seen_own(member *m, size_t id)
 
 static bool seen_test(const member *m, size_t id)
 {
-    const seen_set *s = m->seen;
-    return s && id / 64 < s->words && (s->bits[id / 64] >> (id % 64)) & 1u;
+    return seen_set_has(m->seen, (long)id);
 }
 
 /* Equal sets, whatever their allocated sizes (missing words are zero). */

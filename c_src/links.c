@@ -140,10 +140,14 @@ static void links_conn_retick(links *ls, conn *c)
     if (ls->cn->visible) conn_set_tick_interval(c, housekeeping_period(&ls->s) / 2);
 }
 
-static conn *links_conn_open(links *ls, int fd, const char *peer, conn_msg_fn on_msg,
+/* A connection with our ticks, in mem (malloc'd, see conn_open_in) or in
+ * memory of its own when mem is NULL. */
+static conn *links_conn_open(links *ls, void *mem, int fd, const char *peer, conn_msg_fn on_msg,
                              conn_closed_fn on_closed, void *arg)
 {
-    conn *c = conn_open(ls->loop, fd, peer, ls->s.net_ticktime_s, on_msg, on_closed, arg);
+    unsigned tt = ls->s.net_ticktime_s;
+    conn *c = mem ? conn_open_in(mem, ls->loop, fd, peer, tt, on_msg, on_closed, arg)
+                  : conn_open(ls->loop, fd, peer, tt, on_msg, on_closed, arg);
     if (c && ls->cn->visible) conn_set_tick_interval(c, housekeeping_period(&ls->s) / 2);
     return c;
 }
@@ -151,14 +155,9 @@ static conn *links_conn_open(links *ls, int fd, const char *peer, conn_msg_fn on
 /* A member link's own connection, in the memory set aside with the link. */
 static conn *link_conn_open(mlink *l, int fd)
 {
-    links *ls = l->ls;
     void *mem = l->conn_mem;
     l->conn_mem = NULL;
-    if (!mem) return links_conn_open(ls, fd, l->node, link_conn_msg, link_conn_closed, l);
-    conn *c = conn_open_in(mem, ls->loop, fd, l->node, ls->s.net_ticktime_s, link_conn_msg,
-                           link_conn_closed, l);
-    if (c && ls->cn->visible) conn_set_tick_interval(c, housekeeping_period(&ls->s) / 2);
-    return c;
+    return links_conn_open(l->ls, mem, fd, l->node, link_conn_msg, link_conn_closed, l);
 }
 
 links *links_new(uv_loop_t *loop, cnode *cn, const links_settings *s, const links_handlers *h,
@@ -992,7 +991,8 @@ static void accept_done(uv_work_t *req, int status)
     }
     mlink *l = links_find(ls, job->peer);
     if (l && l->state != LINK_UP && l->state != LINK_STOPPED) {
-        conn *c = links_conn_open(ls, job->result, job->peer, link_conn_msg, link_conn_closed, l);
+        conn *c =
+            links_conn_open(ls, NULL, job->result, job->peer, link_conn_msg, link_conn_closed, l);
         if (c)
             link_adopt(l, c);
         else
@@ -1001,9 +1001,9 @@ static void accept_done(uv_work_t *req, int status)
         return;
     }
     accepted *a = calloc(1, sizeof(*a));
-    conn *c =
-        a ? links_conn_open(ls, job->result, job->peer, accepted_conn_msg, accepted_closed, ls)
-          : NULL;
+    conn *c = a ? links_conn_open(ls, NULL, job->result, job->peer, accepted_conn_msg,
+                                  accepted_closed, ls)
+                : NULL;
     if (!c) {
         free(a);
         transport_close(job->result);
